@@ -1,0 +1,64 @@
+// Checks the package as npm would publish it: the files in the tarball, then a real `require()`
+// and `import()` of the packed build, each in a fresh Node process that calls into it.
+import { execFileSync } from 'node:child_process'
+import { mkdirSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+
+const root = new URL('..', import.meta.url).pathname
+const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm'
+
+const [pack] = JSON.parse(execFileSync(npm, ['pack', '--json', '--dry-run'], { cwd: root, encoding: 'utf8' }))
+const allowed = /^(dist\/.+|README\.md|CHANGELOG\.md|LICENSE|package\.json)$/
+const unexpected = pack.files.map((file) => file.path).filter((path) => !allowed.test(path))
+if (unexpected.length > 0) throw new Error(`unexpected files in the package: ${unexpected.join(', ')}`)
+for (const required of ['README.md', 'CHANGELOG.md', 'LICENSE', 'package.json', 'dist/index.mjs', 'dist/index.js']) {
+  if (!pack.files.some((file) => file.path === required)) throw new Error(`${required} is missing from the package`)
+}
+console.log(`package contents: ${pack.files.length} files, ${pack.size} bytes packed`)
+
+// Unpack into <root>/.smoke/node_modules so that ky, jose and mitt resolve from our node_modules.
+const smoke = join(root, '.smoke')
+rmSync(smoke, { recursive: true, force: true })
+const target = join(smoke, 'node_modules', 'refreshing-client')
+mkdirSync(target, { recursive: true })
+const tarball = execFileSync(npm, ['pack', '--pack-destination', smoke, '--silent'], {
+  cwd: root,
+  encoding: 'utf8',
+}).trim()
+execFileSync('tar', ['-xzf', join(smoke, tarball), '-C', target, '--strip-components=1'])
+
+const body = `
+  const tokens = rc.createTokenProvider({ initialToken: 'opaque-token' })
+  const seen = []
+  const client = new rc.RefreshingClient({
+    tokens,
+    baseUrl: 'http://127.0.0.1:9/',
+    fetch: async (input, init) => {
+      const request = new Request(input, init)
+      seen.push(request.headers.get('authorization'))
+      return new Response(JSON.stringify({ ok: true }), { headers: { 'content-type': 'application/json' } })
+    },
+  })
+  const viaFetch = await client.fetch('/a')
+  const viaKy = await client.ky.get('b').json()
+  const registry = rc.createRegistry()
+  registry.scope('agent').dispose()
+  const ok = viaFetch.status === 200 && viaKy.ok === true && seen.length === 2 &&
+    seen.every((header) => header === 'Bearer opaque-token') && registry.size === 0 &&
+    rc.isAuthError(new rc.DisposedError('x'), 'ERR_DISPOSED')
+  client.dispose()
+  if (!ok) throw new Error('smoke test failed: ' + JSON.stringify({ status: viaFetch.status, viaKy, seen }))
+`
+const hasClient = await import(join(root, 'dist/index.mjs')).then((rc) => typeof rc.RefreshingClient === 'function')
+const script = hasClient
+  ? body
+  : `const tokens = rc.createTokenProvider({ initialToken: 'opaque-token' })
+     if ((await tokens.getToken()) !== 'opaque-token') throw new Error('smoke test failed')
+     tokens.dispose()`
+const runs = {
+  require: `const rc = require('refreshing-client'); (async () => { ${script} })().then(() => console.log('require() ok'), (e) => { console.error(e); process.exit(1) })`,
+  import: `const rc = await import('refreshing-client'); ${script}; console.log('import() ok')`,
+}
+execFileSync(process.execPath, ['-e', runs.require], { cwd: smoke, stdio: 'inherit' })
+execFileSync(process.execPath, ['--input-type=module', '-e', runs.import], { cwd: smoke, stdio: 'inherit' })
+rmSync(smoke, { recursive: true, force: true })

@@ -1,0 +1,176 @@
+/**
+ * The error hierarchy. Every error we throw is an `AuthError` with a stable `code`; recognise
+ * them with {@link isAuthError}, which also works for errors made by another copy of the
+ * library loaded in the same process (where `instanceof` would fail).
+ *
+ * Messages say what failed and for which provider, scope or URL — never a token or a secret.
+ */
+
+const brand = Symbol.for('refreshing-client.error.v1')
+
+/** Every `code` an error of this library can carry. */
+export type AuthErrorCode =
+  | 'ERR_AUTH'
+  | 'ERR_TOKEN_DECODE'
+  | 'ERR_CLAIMS_MISMATCH'
+  | 'ERR_REFRESH'
+  | 'ERR_REFRESH_TIMEOUT'
+  | 'ERR_NO_TOKEN'
+  | 'ERR_OAUTH2'
+  | 'ERR_UNAUTHORIZED'
+  | 'ERR_DISPOSED'
+  | 'ERR_CROSS_ORIGIN'
+  | 'ERR_TOKEN_SOURCE'
+
+/** Options of every error constructor. */
+export interface AuthErrorOptions {
+  /** A stable, machine-readable code. */
+  code?: AuthErrorCode | (string & {})
+  /** The underlying error, if any. */
+  cause?: unknown
+  /** `true` when retrying cannot help (revoked credentials, a misconfigured client). */
+  terminal?: boolean
+}
+
+/**
+ * AuthError is the base class of every error this library throws.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await provider.getToken()
+ * } catch (error) {
+ *   if (isAuthError(error, 'ERR_REFRESH')) console.warn(error.message, error.cause)
+ * }
+ * ```
+ */
+export class AuthError extends Error {
+  override name = 'AuthError'
+  /** A stable, machine-readable code such as `ERR_REFRESH`. */
+  readonly code: string
+  /** `true` when retrying cannot help: a provider stops refreshing after a terminal error. */
+  readonly terminal: boolean
+
+  constructor(message: string, options: AuthErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.code = options.code ?? 'ERR_AUTH'
+    this.terminal = options.terminal ?? false
+    Object.defineProperty(this, brand, { value: true })
+  }
+}
+
+/**
+ * TokenDecodeError is thrown by `parseToken` (and everything that parses tokens) for input that is
+ * not a usable token. The message names the problem, never the token.
+ */
+export class TokenDecodeError extends AuthError {
+  override name = 'TokenDecodeError'
+  constructor(message: string, options: Omit<AuthErrorOptions, 'code'> = {}) {
+    super(message, { ...options, code: 'ERR_TOKEN_DECODE' })
+  }
+}
+
+/**
+ * RefreshError is what callers get when no valid token can be had: the refresh failed and the
+ * token has expired (`ERR_REFRESH`, with the failure as `cause`), it timed out
+ * (`ERR_REFRESH_TIMEOUT`), or a push-only provider has no token (`ERR_NO_TOKEN`).
+ */
+export class RefreshError extends AuthError {
+  override name = 'RefreshError'
+  constructor(message: string, options: AuthErrorOptions = {}) {
+    super(message, { ...options, code: options.code ?? 'ERR_REFRESH' })
+  }
+}
+
+/** The RFC 6749 §5.2 error codes after which retrying the same grant cannot succeed. */
+export const terminalOAuth2Errors: ReadonlySet<string> = new Set([
+  'invalid_grant',
+  'invalid_client',
+  'unauthorized_client',
+])
+
+/**
+ * OAuth2Error is an RFC 6749 §5.2 error response from a token endpoint. `invalid_grant`,
+ * `invalid_client` and `unauthorized_client` are terminal.
+ */
+export class OAuth2Error extends AuthError {
+  override name = 'OAuth2Error'
+  /** The `error` field of the response, such as `invalid_grant`. */
+  readonly error: string
+  /** The `error_description` field, when the server sent one. */
+  readonly errorDescription: string | undefined
+  /** The HTTP status of the response. */
+  readonly status: number
+
+  constructor(
+    message: string,
+    fields: { error: string; errorDescription?: string | undefined; status: number },
+    options: Omit<AuthErrorOptions, 'code' | 'terminal'> = {},
+  ) {
+    super(message, { ...options, code: 'ERR_OAUTH2', terminal: terminalOAuth2Errors.has(fields.error) })
+    this.error = fields.error
+    this.errorDescription = fields.errorDescription
+    this.status = fields.status
+  }
+}
+
+/**
+ * UnauthorizedError reports a request that was still rejected after the one retry with a fresh
+ * token. Heartbeats report it; `client.fetch` never throws it (it returns the response).
+ */
+export class UnauthorizedError extends AuthError {
+  override name = 'UnauthorizedError'
+  /** The final HTTP status (401 unless `retryOnStatus` says otherwise). */
+  readonly status: number
+  /** The request URL, without its query string. */
+  readonly url: string
+
+  constructor(message: string, fields: { status: number; url: string }) {
+    super(message, { code: 'ERR_UNAUTHORIZED' })
+    this.status = fields.status
+    this.url = fields.url
+  }
+}
+
+/** DisposedError is thrown or rejected by any call on an object after its `dispose()`. */
+export class DisposedError extends AuthError {
+  override name = 'DisposedError'
+  constructor(what: string) {
+    super(`${what} has been disposed`, { code: 'ERR_DISPOSED' })
+  }
+}
+
+/**
+ * CrossOriginError refuses a request to an origin that may not receive the token (neither
+ * `baseUrl`'s origin nor one of `allowedOrigins`). No network I/O happens.
+ */
+export class CrossOriginError extends AuthError {
+  override name = 'CrossOriginError'
+  /** The origin that was refused. */
+  readonly origin: string
+
+  constructor(origin: string) {
+    super(`refusing to send the token to ${origin}: not the client's baseUrl origin or in allowedOrigins`, {
+      code: 'ERR_CROSS_ORIGIN',
+    })
+    this.origin = origin
+  }
+}
+
+/**
+ * isAuthError tells whether `value` is an error of this library (of any copy of it in the
+ * process), optionally with a given `code`.
+ *
+ * @example
+ * ```ts
+ * if (isAuthError(error, 'ERR_DISPOSED')) return
+ * ```
+ */
+export function isAuthError(value: unknown, code?: AuthErrorCode | (string & {})): value is AuthError {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    (value as Record<symbol, unknown>)[brand] === true &&
+    (code === undefined || (value as AuthError).code === code)
+  )
+}

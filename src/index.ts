@@ -1,0 +1,27 @@
+export {
+  AuthError,
+  type AuthErrorCode,
+  type AuthErrorOptions,
+  CrossOriginError,
+  DisposedError,
+  isAuthError,
+  OAuth2Error,
+  RefreshError,
+  TokenDecodeError,
+  UnauthorizedError,
+} from './errors.js'
+export type { TokenProviderOptions } from './token/options.js'
+export { createTokenProvider } from './token/provider.js'
+export { providerDefaults } from './token/schedule.js'
+export { type ParseTokenOptions, parseToken, type TokenInput, type TokenSet } from './token/token-set.js'
+export type {
+  FetchToken,
+  FetchTokenContext,
+  GetTokenOptions,
+  RefreshReason,
+  TokenProvider,
+  TokenProviderErrorEvent,
+  TokenProviderEvents,
+  TokenProviderState,
+  TokenReason,
+} from './token/types.js'

@@ -1,0 +1,112 @@
+import { providerDefaults } from './schedule.js'
+import type { TokenInput } from './token-set.js'
+import type { FetchToken } from './types.js'
+
+/** Options of `createTokenProvider`. Every time is in milliseconds unless its name says otherwise. */
+export interface TokenProviderOptions {
+  /** Gets a fresh token. Omit it for a push-only provider that is fed through `setToken`. */
+  fetchToken?: FetchToken
+  /** The token to start with, such as the one the process was started with. */
+  initialToken?: TokenInput
+  /** Refresh once this fraction of the lifetime has passed. @default 0.8 */
+  refreshAtRatio?: number
+  /** The longest lead before expiry; it shrinks for short-lived tokens. @default 60_000 */
+  refreshLeadMs?: number
+  /** A token this close to expiry counts as expired (at most half the lead). @default 30_000 */
+  clockSkewMs?: number
+  /** Timer and `getToken` refreshes start at most once per this interval. @default 1_000 */
+  minRefreshIntervalMs?: number
+  /** Moves each refresh point earlier by up to this fraction of its wait; 0 turns it off. @default 0.1 */
+  refreshJitterRatio?: number
+  /** A `fetchToken` that has not settled after this long is aborted and counts as failed. @default 30_000 */
+  refreshTimeoutMs?: number
+  /** Backoff after failed refreshes, with jitter. @default { attempts: Infinity, baseDelayMs: 1_000, maxDelayMs: 30_000 } */
+  retry?: { attempts?: number; baseDelayMs?: number; maxDelayMs?: number }
+  /** Claims every token must have, such as `{ sub: agentId }`; others are refused (`ERR_CLAIMS_MISMATCH`). */
+  expectedClaims?: Record<string, unknown>
+  /** The clock, in epoch ms. @default Date.now */
+  now?: () => number
+  /** Names the provider in errors and events; never the token. */
+  name?: string
+}
+
+/** The options with every default applied. */
+export interface ResolvedOptions {
+  fetchToken: FetchToken | undefined
+  refreshAtRatio: number
+  refreshLeadMs: number
+  clockSkewMs: number
+  minRefreshIntervalMs: number
+  refreshJitterRatio: number
+  refreshTimeoutMs: number
+  retry: { attempts: number; baseDelayMs: number; maxDelayMs: number }
+  expectedClaims: Readonly<Record<string, unknown>> | undefined
+  now: () => number
+  label: string
+}
+
+/** resolveOptions validates `options` and fills in the defaults; it throws a `TypeError` or `RangeError` naming the option. */
+export function resolveOptions(options: TokenProviderOptions): ResolvedOptions {
+  if (typeof options !== 'object' || options === null) throw new TypeError('token provider options must be an object')
+  const { fetchToken, expectedClaims, now, name } = options
+  if (fetchToken !== undefined && typeof fetchToken !== 'function') throw new TypeError('fetchToken must be a function')
+  if (now !== undefined && typeof now !== 'function') throw new TypeError('now must be a function')
+  if (name !== undefined && typeof name !== 'string') throw new TypeError('name must be a string')
+  if (expectedClaims !== undefined && (typeof expectedClaims !== 'object' || expectedClaims === null)) {
+    throw new TypeError('expectedClaims must be an object')
+  }
+  const retry = options.retry ?? {}
+  if (typeof retry !== 'object' || retry === null) throw new TypeError('retry must be an object')
+  const baseDelayMs = duration('retry.baseDelayMs', retry.baseDelayMs, providerDefaults.retry.baseDelayMs)
+  const maxDelayMs = duration(
+    'retry.maxDelayMs',
+    retry.maxDelayMs,
+    Math.max(providerDefaults.retry.maxDelayMs, baseDelayMs),
+  )
+  if (maxDelayMs < baseDelayMs) throw new RangeError('retry.maxDelayMs must be at least retry.baseDelayMs')
+  const attempts = retry.attempts ?? providerDefaults.retry.attempts
+  if (!(attempts >= 1) || (attempts !== Number.POSITIVE_INFINITY && !Number.isInteger(attempts))) {
+    throw new RangeError('retry.attempts must be a whole number of at least 1, or Infinity')
+  }
+  const refreshAtRatio = ratio('refreshAtRatio', options.refreshAtRatio, providerDefaults.refreshAtRatio)
+  if (refreshAtRatio === 0) throw new RangeError('refreshAtRatio must be greater than 0')
+  const refreshJitterRatio = ratio(
+    'refreshJitterRatio',
+    options.refreshJitterRatio,
+    providerDefaults.refreshJitterRatio,
+  )
+  if (refreshJitterRatio === 1) throw new RangeError('refreshJitterRatio must be less than 1')
+  const refreshTimeoutMs = options.refreshTimeoutMs ?? providerDefaults.refreshTimeoutMs
+  if (!(refreshTimeoutMs > 0)) throw new RangeError('refreshTimeoutMs must be greater than 0 (Infinity turns it off)')
+  return {
+    fetchToken,
+    refreshAtRatio,
+    refreshLeadMs: duration('refreshLeadMs', options.refreshLeadMs, providerDefaults.refreshLeadMs),
+    clockSkewMs: duration('clockSkewMs', options.clockSkewMs, providerDefaults.clockSkewMs),
+    minRefreshIntervalMs: duration(
+      'minRefreshIntervalMs',
+      options.minRefreshIntervalMs,
+      providerDefaults.minRefreshIntervalMs,
+    ),
+    refreshJitterRatio,
+    refreshTimeoutMs,
+    retry: { attempts, baseDelayMs, maxDelayMs },
+    expectedClaims: expectedClaims === undefined ? undefined : Object.freeze({ ...expectedClaims }),
+    now: now ?? Date.now,
+    label: name === undefined ? 'token provider' : `token provider "${name}"`,
+  }
+}
+
+function duration(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new RangeError(`${name} must be a finite number of milliseconds, at least 0`)
+  }
+  return value
+}
+
+function ratio(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !(value >= 0 && value <= 1)) throw new RangeError(`${name} must be between 0 and 1`)
+  return value
+}

@@ -1,0 +1,445 @@
+import { DisposedError, isAuthError, RefreshError } from '../errors.js'
+import { aliasDispose } from '../internal/dispose.js'
+import { createEvents, type Events } from '../internal/events.js'
+import { withSignal } from '../internal/signal.js'
+import { clampDelay, Timer, unrefTimer } from '../internal/timer.js'
+import { type ResolvedOptions, resolveOptions, type TokenProviderOptions } from './options.js'
+import { backoffDelay, scheduleFor } from './schedule.js'
+import { checkClaims, isNewer, parseToken, type TokenInput, type TokenSet } from './token-set.js'
+import type {
+  GetTokenOptions,
+  RefreshReason,
+  TokenProvider,
+  TokenProviderEvents,
+  TokenProviderState,
+  TokenReason,
+} from './types.js'
+
+/**
+ * peekToken is the client's fast path across copies of the library: the valid access token, or
+ * `undefined` when the caller must await `getToken()`. It starts a background refresh when due.
+ */
+export const peekToken = Symbol.for('refreshing-client.peekToken.v1')
+
+/** A provider that may offer the {@link peekToken} fast path. */
+export type PeekableProvider = TokenProvider & { [peekToken]?: () => string | undefined }
+
+/**
+ * createTokenProvider makes a {@link TokenProvider} for one identity.
+ *
+ * @example
+ * ```ts
+ * const tokens = createTokenProvider({
+ *   name: 'agent-7',
+ *   initialToken: process.env.AGENT_TOKEN,
+ *   fetchToken: async ({ signal }) => (await fetch(tokenUrl, { signal })).text(),
+ * })
+ * const token = await tokens.getToken()
+ * ```
+ */
+export function createTokenProvider(options: TokenProviderOptions): TokenProvider {
+  return new Provider(options)
+}
+
+/** The token held, with its schedule. */
+interface Held {
+  readonly set: TokenSet
+  readonly refreshAt: number
+  readonly expiredAt: number
+  /** A server rejected it (`invalidate`): it is no longer served. */
+  rejected: boolean
+  expiredEmitted: boolean
+}
+
+interface Flight {
+  readonly promise: Promise<TokenSet>
+  readonly controller: AbortController
+  readonly timeout: ReturnType<typeof setTimeout> | undefined
+}
+
+const noop = () => {}
+
+class Provider implements TokenProvider {
+  readonly #options: ResolvedOptions
+  readonly #events: Events<TokenProviderEvents> = createEvents()
+  readonly #timer: Timer
+  #held: Held | undefined
+  /** Bumped whenever the held token changes: a pull only replaces the token it was started for. */
+  #seq = 0
+  #flight: Flight | undefined
+  /** The latest failure, until a success or a push. */
+  #error: RefreshError | undefined
+  #failures = 0
+  /** Unforced attempts wait for this time after a failure (backoff). */
+  #retryAt = 0
+  #lastStartAt = Number.NEGATIVE_INFINITY
+  /** A terminal error or exhausted attempts: only `refresh()` or a push leave this state. */
+  #terminal = false
+  #disposed = false
+  #detach: (() => void) | undefined
+  declare [Symbol.dispose]: () => void
+
+  constructor(options: TokenProviderOptions) {
+    this.#options = resolveOptions(options)
+    this.#timer = new Timer(this.#options.now, () => this.#tick())
+    if (options.initialToken !== undefined) {
+      const set = this.#parse(options.initialToken)
+      this.#held = this.#hold(set, this.#options.now())
+      this.#reschedule()
+    }
+    this.#detach = this.#options.fetchToken?.attach?.(this) ?? undefined
+  }
+
+  get current(): TokenSet | undefined {
+    return this.#held?.set
+  }
+
+  get state(): TokenProviderState {
+    if (this.#disposed) return 'disposed'
+    if (this.#flight !== undefined) return 'refreshing'
+    if (this.#terminal) return 'failed'
+    const held = this.#held
+    if (held === undefined) return 'empty'
+    const now = this.#options.now()
+    if (!isValid(held, now)) return 'expired'
+    return now >= held.refreshAt ? 'stale' : 'fresh'
+  }
+
+  async getToken(options?: GetTokenOptions): Promise<string> {
+    return (await this.getTokenSet(options)).accessToken
+  }
+
+  getTokenSet(options: GetTokenOptions = {}): Promise<TokenSet> {
+    if (this.#disposed) return Promise.reject(new DisposedError(this.#options.label))
+    if (options.signal?.aborted === true) return Promise.reject(options.signal.reason)
+    if (options.forceRefresh === true) return withSignal(this.#refreshNow('manual'), options.signal)
+    const now = this.#options.now()
+    const held = this.#held
+    if (held !== undefined && isValid(held, now)) {
+      if (now >= held.refreshAt) this.#startUnforced(now)
+      return Promise.resolve(held.set)
+    }
+    return withSignal(this.#awaitValid(now), options.signal)
+  }
+
+  [peekToken](): string | undefined {
+    const held = this.#held
+    if (held === undefined || this.#disposed) return undefined
+    const now = this.#options.now()
+    if (!isValid(held, now)) return undefined
+    if (now >= held.refreshAt) this.#startUnforced(now)
+    return held.set.accessToken
+  }
+
+  refresh(options: { signal?: AbortSignal } = {}): Promise<TokenSet> {
+    if (this.#disposed) return Promise.reject(new DisposedError(this.#options.label))
+    return withSignal(this.#refreshNow('manual'), options.signal)
+  }
+
+  setToken(token: TokenInput): boolean {
+    if (this.#disposed) throw new DisposedError(this.#options.label)
+    return this.#offer(this.#parse(token), 'push')
+  }
+
+  invalidate(accessToken: string): void {
+    const held = this.#held
+    if (this.#disposed || held === undefined || held.rejected || held.set.accessToken !== accessToken) return
+    held.rejected = true
+    // Forced: a 401 is proof, so neither the throttle nor the backoff holds this refresh back.
+    if (this.#options.fetchToken !== undefined && this.#flight === undefined && !this.#terminal) {
+      this.#start('unauthorized').promise.catch(noop)
+    }
+    this.#reschedule()
+  }
+
+  on<K extends keyof TokenProviderEvents>(type: K, handler: (event: TokenProviderEvents[K]) => void): () => void {
+    if (this.#disposed) throw new DisposedError(this.#options.label)
+    return this.#events.on(type, handler)
+  }
+
+  dispose(): void {
+    if (this.#disposed) return
+    this.#disposed = true
+    this.#timer.clear()
+    const flight = this.#flight
+    this.#flight = undefined
+    if (flight !== undefined) {
+      clearTimeout(flight.timeout)
+      flight.controller.abort(new DisposedError(this.#options.label))
+    }
+    this.#held = undefined
+    const detach = this.#detach
+    this.#detach = undefined
+    try {
+      detach?.()
+    } finally {
+      this.#events.emit('disposed', undefined)
+      this.#events.clear()
+    }
+  }
+
+  /**
+   * Store hook: offers a token from outside (a push or the fleet's store). Returns whether it
+   * replaced the current one.
+   */
+  #offer(set: TokenSet, reason: TokenReason): boolean {
+    const held = this.#hold(set, this.#options.now())
+    if (!isValid(held, this.#options.now())) return false
+    const current = this.#held
+    if (
+      current !== undefined &&
+      !(current.rejected ? set.accessToken !== current.set.accessToken : isNewer(set, current.set))
+    ) {
+      return false
+    }
+    this.#failures = 0
+    this.#retryAt = 0
+    this.#terminal = false
+    this.#error = undefined
+    this.#install(held, reason)
+    return true
+  }
+
+  // MUST refresh: no token, or inside clock skew of expiry, or rejected by a server ->
+  // callers await the refresh (joining the one in flight). While refreshes are failing, they get
+  // the latest error at once until the backoff allows the next attempt, so nobody hangs and a
+  // dead endpoint is not hammered by every request.
+  #awaitValid(now: number): Promise<TokenSet> {
+    if (this.#flight !== undefined) return this.#flight.promise
+    if (this.#error !== undefined && (this.#terminal || now < this.#retryAt)) return Promise.reject(this.#error)
+    if (this.#options.fetchToken === undefined) {
+      return Promise.reject(
+        new RefreshError(`${this.#options.label} has no valid token, and no fetchToken to get one`, {
+          code: 'ERR_NO_TOKEN',
+        }),
+      )
+    }
+    const throttle = this.#lastStartAt + this.#options.minRefreshIntervalMs - now
+    return this.#start(this.#reasonFor(now), throttle).promise
+  }
+
+  // SHOULD refresh: past the refresh point but still valid -> refresh in the background and keep
+  // serving the current token; never while failed, in flight, backing off or throttled.
+  #startUnforced(now: number): void {
+    if (
+      this.#flight === undefined &&
+      !this.#terminal &&
+      this.#options.fetchToken !== undefined &&
+      now >= this.#retryAt &&
+      now >= this.#lastStartAt + this.#options.minRefreshIntervalMs
+    ) {
+      this.#start(this.#reasonFor(now)).promise.catch(noop)
+    }
+  }
+
+  #refreshNow(reason: RefreshReason): Promise<TokenSet> {
+    if (this.#flight !== undefined) return this.#flight.promise
+    if (this.#options.fetchToken === undefined) {
+      return Promise.reject(
+        new RefreshError(`${this.#options.label} cannot refresh: it has no fetchToken`, { code: 'ERR_NO_TOKEN' }),
+      )
+    }
+    return this.#start(reason).promise
+  }
+
+  #start(reason: RefreshReason, delayMs = 0): Flight {
+    const controller = new AbortController()
+    const seq = this.#seq
+    const { now, refreshTimeoutMs } = this.#options
+    this.#lastStartAt = now() + Math.max(0, delayMs)
+    const timeout =
+      refreshTimeoutMs === Number.POSITIVE_INFINITY
+        ? undefined
+        : setTimeout(
+            () => {
+              const message = `fetchToken did not settle within ${refreshTimeoutMs} ms`
+              controller.abort(new RefreshError(message, { code: 'ERR_REFRESH_TIMEOUT' }))
+            },
+            clampDelay(refreshTimeoutMs + Math.max(0, delayMs)),
+          )
+    if (timeout !== undefined) unrefTimer(timeout)
+    const promise = withSignal(this.#pull(reason, controller.signal, delayMs), controller.signal).then(
+      (set) => {
+        clearTimeout(timeout)
+        return this.#succeeded(set, seq, reason)
+      },
+      (error: unknown) => {
+        clearTimeout(timeout)
+        throw this.#failed(error)
+      },
+    )
+    const flight: Flight = { promise, controller, timeout }
+    this.#flight = flight
+    this.#timer.clear()
+    return flight
+  }
+
+  async #pull(reason: RefreshReason, signal: AbortSignal, delayMs: number): Promise<TokenSet> {
+    if (delayMs > 0) await sleep(delayMs, signal)
+    const current = this.#held?.set
+    const fetchToken = this.#options.fetchToken as NonNullable<ResolvedOptions['fetchToken']>
+    const input = await fetchToken({
+      signal,
+      reason,
+      ...(current === undefined ? {} : { current }),
+      report: (error) => this.#report(error),
+    })
+    let set = this.#parse(input)
+    if (set.refreshToken === undefined && current?.refreshToken !== undefined) {
+      // Servers that do not rotate refresh tokens omit them: keep the one we have.
+      set = { ...set, refreshToken: current.refreshToken }
+    }
+    return set
+  }
+
+  #succeeded(set: TokenSet, seq: number, reason: RefreshReason): TokenSet {
+    if (this.#disposed) throw new DisposedError(this.#options.label)
+    this.#flight = undefined
+    const now = this.#options.now()
+    const held = this.#hold(set, now)
+    const replaced = this.#held
+    if (!isValid(held, now)) {
+      throw this.#failed(
+        new RefreshError(`${this.#options.label}: fetchToken returned a token that has already expired`),
+      )
+    }
+    if (replaced?.rejected === true && replaced.set.accessToken === set.accessToken) {
+      throw this.#failed(
+        new RefreshError(`${this.#options.label}: fetchToken returned the token a server just rejected`),
+      )
+    }
+    this.#failures = 0
+    this.#retryAt = 0
+    this.#terminal = false
+    this.#error = undefined
+    // A push (or the store) may have replaced the token while this pull ran: then the pulled
+    // token only wins if it is newer.
+    if (seq === this.#seq || replaced === undefined || isNewer(set, replaced.set)) {
+      this.#install(held, reason)
+      return set
+    }
+    this.#reschedule()
+    return replaced.set
+  }
+
+  #failed(error: unknown): Error {
+    if (this.#disposed) return new DisposedError(this.#options.label)
+    this.#flight = undefined
+    const failures = ++this.#failures
+    const { label, retry, now } = this.#options
+    const terminal = (isAuthError(error) && error.terminal) || failures >= retry.attempts
+    const refreshError = new RefreshError(`${label}: refresh failed (attempt ${failures}): ${describe(error)}`, {
+      code: isAuthError(error, 'ERR_REFRESH_TIMEOUT') ? 'ERR_REFRESH_TIMEOUT' : 'ERR_REFRESH',
+      cause: error,
+      terminal,
+    })
+    this.#error = refreshError
+    this.#terminal = terminal
+    const retryInMs = terminal ? undefined : backoffDelay(failures, retry, Math.random)
+    this.#retryAt = retryInMs === undefined ? Number.POSITIVE_INFINITY : now() + retryInMs
+    this.#events.emit('error', {
+      error: refreshError,
+      attempt: failures,
+      willRetry: !terminal,
+      ...(retryInMs === undefined ? {} : { retryInMs }),
+    })
+    this.#reschedule()
+    return refreshError
+  }
+
+  #report(error: unknown): void {
+    if (this.#disposed) return
+    const reported = error instanceof Error ? error : new RefreshError(`${this.#options.label}: ${describe(error)}`)
+    this.#events.emit('error', { error: reported, attempt: 0, willRetry: false })
+  }
+
+  #install(held: Held, reason: TokenReason): void {
+    this.#seq++
+    this.#held = held
+    this.#events.emit('token', { token: held.set, reason })
+    this.#reschedule()
+  }
+
+  #parse(input: TokenInput): TokenSet {
+    const set = parseToken(input, { now: this.#options.now() })
+    const { expectedClaims, label } = this.#options
+    if (expectedClaims !== undefined) checkClaims(set, expectedClaims, label)
+    return set
+  }
+
+  #hold(set: TokenSet, now: number): Held {
+    const schedule = scheduleFor(set, now, this.#options, Math.random)
+    return { set: Object.freeze(set), ...schedule, rejected: false, expiredEmitted: false }
+  }
+
+  #reasonFor(now: number): RefreshReason {
+    const held = this.#held
+    if (held === undefined) return 'initial'
+    if (held.rejected) return 'unauthorized'
+    return isValid(held, now) ? 'scheduled' : 'expired'
+  }
+
+  // The one timer wakes for the next of: the expiry of the held token (for the `expired`
+  // event) and the next unforced refresh, which waits for the throttle and the backoff.
+  // Background refreshes go on past expiry, and after a failed first fetch, but an empty provider
+  // that nobody has asked for a token stays idle.
+  #reschedule(): void {
+    if (this.#disposed || this.#flight !== undefined) return
+    const held = this.#held
+    let at = held !== undefined && !held.rejected && !held.expiredEmitted ? held.expiredAt : Number.POSITIVE_INFINITY
+    if (this.#options.fetchToken !== undefined && !this.#terminal) {
+      const due =
+        held === undefined ? (this.#failures > 0 ? 0 : Number.POSITIVE_INFINITY) : held.rejected ? 0 : held.refreshAt
+      at = Math.min(at, Math.max(due, this.#lastStartAt + this.#options.minRefreshIntervalMs, this.#retryAt))
+    }
+    this.#timer.set(at)
+  }
+
+  #tick(): void {
+    if (this.#disposed) return
+    const now = this.#options.now()
+    const held = this.#held
+    if (held !== undefined && !held.rejected && !held.expiredEmitted && now >= held.expiredAt) {
+      held.expiredEmitted = true
+      this.#events.emit('expired', { expiresAt: held.set.expiresAt as number })
+    }
+    const due = held === undefined ? this.#failures > 0 : held.rejected || now >= held.refreshAt
+    if (due) this.#startUnforced(now)
+    this.#reschedule()
+  }
+
+  toJSON(): { name: string; state: TokenProviderState } {
+    return { name: this.#options.label, state: this.state }
+  }
+
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return `TokenProvider { ${this.#options.label}, state: '${this.state}' }`
+  }
+}
+
+aliasDispose(Provider)
+
+function isValid(held: Held, now: number): boolean {
+  return !held.rejected && now < held.expiredAt
+}
+
+// Our own messages never carry a token; a foreign error is named, not quoted.
+function describe(error: unknown): string {
+  if (isAuthError(error)) return error.message
+  if (error instanceof Error) return error.name
+  return typeof error
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(handle)
+      reject(signal.reason)
+    }
+    const handle = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort)
+      resolve()
+    }, ms)
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
+}

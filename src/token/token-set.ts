@@ -1,0 +1,216 @@
+import { decodeJwt, type JWTPayload } from 'jose'
+import { AuthError, TokenDecodeError } from '../errors.js'
+
+/**
+ * TokenSet is an access token plus what we know about it. Times are epoch milliseconds.
+ * It is the one object of this library that holds a token: do not log it.
+ */
+export interface TokenSet {
+  /** The access token itself. */
+  accessToken: string
+  /** When it expires (epoch ms); `undefined` when unknown: then it is used until a 401. */
+  expiresAt?: number
+  /** When it was issued (epoch ms), from the JWT `iat` or the time it was received. */
+  issuedAt?: number
+  /** A refresh token that came with it, if any. */
+  refreshToken?: string
+  /** The token type, such as `Bearer`. */
+  tokenType?: string
+  /** The granted scope, space-separated. */
+  scope?: string
+}
+
+/**
+ * TokenInput is anything that can become a {@link TokenSet}: a JWT or opaque string, a
+ * `TokenSet`, or an OAuth2-style `{accessToken, expiresIn}` with the lifetime in seconds.
+ */
+export type TokenInput =
+  | string
+  | TokenSet
+  | { accessToken: string; expiresIn: number; refreshToken?: string; tokenType?: string; scope?: string }
+
+/** Options of {@link parseToken}. */
+export interface ParseTokenOptions {
+  /** The current time in epoch ms, the base of `expiresIn`. @default Date.now() */
+  now?: number
+}
+
+const secondsClaims = ['exp', 'iat', 'nbf'] as const
+// Characters a header value cannot carry, and whitespace that `Headers` would silently trim.
+const unsafeCharacters = /[\s\u0000-\u001f\u007f]/
+
+/**
+ * parseToken turns a {@link TokenInput} into a {@link TokenSet}. A string of three dot-separated
+ * segments is a JWT, decoded (never verified) with jose's `decodeJwt` for its `exp` and `iat`;
+ * any other non-empty string is an opaque token with unknown expiry. Throws a
+ * {@link TokenDecodeError} naming the problem — never quoting the token.
+ *
+ * @example
+ * ```ts
+ * parseToken(process.env.AGENT_TOKEN!)             // { accessToken, expiresAt, issuedAt }
+ * parseToken({ accessToken: 'opaque', expiresIn: 3600 })
+ * ```
+ */
+export function parseToken(input: TokenInput, options: ParseTokenOptions = {}): TokenSet {
+  const now = options.now ?? Date.now()
+  if (typeof input === 'string') return fromString(input)
+  if (typeof input !== 'object' || input === null) {
+    throw new TokenDecodeError(`expected a token string or object, got ${input === null ? 'null' : typeof input}`)
+  }
+  const record = input as Record<string, unknown>
+  const accessToken = record['accessToken']
+  if (typeof accessToken !== 'string') throw new TokenDecodeError('"accessToken" must be a string')
+  checkAccessToken(accessToken)
+  const set: TokenSet = { accessToken }
+  copyString(record, set, 'refreshToken')
+  copyString(record, set, 'tokenType')
+  copyString(record, set, 'scope')
+
+  if (record['expiresIn'] !== undefined) {
+    const expiresIn = record['expiresIn']
+    if (typeof expiresIn !== 'number' || !Number.isFinite(expiresIn) || expiresIn < 0) {
+      throw new TokenDecodeError('"expiresIn" must be a finite number of seconds, at least 0')
+    }
+    set.issuedAt = now
+    set.expiresAt = now + expiresIn * 1000
+    return set
+  }
+  const expiresAt = optionalTime(record, 'expiresAt')
+  const issuedAt = optionalTime(record, 'issuedAt')
+  if (expiresAt === undefined && issuedAt === undefined && isJwtShaped(accessToken)) {
+    // A JWT with no stated expiry: its claims are the best we know.
+    const decoded = fromString(accessToken)
+    return { ...decoded, ...set }
+  }
+  if (expiresAt !== undefined) set.expiresAt = expiresAt
+  if (issuedAt !== undefined) set.issuedAt = issuedAt
+  if (expiresAt !== undefined && issuedAt !== undefined && expiresAt <= issuedAt) {
+    throw new TokenDecodeError('"expiresAt" is not after "issuedAt"')
+  }
+  return set
+}
+
+/**
+ * decodeClaims returns the (unverified) claims of a JWT, or `undefined` for an opaque token.
+ */
+export function decodeClaims(accessToken: string): JWTPayload | undefined {
+  return isJwtShaped(accessToken) ? decodeJwt(accessToken) : undefined
+}
+
+/**
+ * checkClaims throws an `AuthError` (`ERR_CLAIMS_MISMATCH`) unless the token's claims equal
+ * every entry of `expected`. An opaque token cannot be checked and is refused.
+ */
+export function checkClaims(set: TokenSet, expected: Readonly<Record<string, unknown>>, name: string): void {
+  const claims = decodeClaims(set.accessToken)
+  if (claims === undefined) {
+    throw new AuthError(`${name}: the token is not a JWT, so expectedClaims cannot be checked`, {
+      code: 'ERR_CLAIMS_MISMATCH',
+    })
+  }
+  for (const [claim, value] of Object.entries(expected)) {
+    if (!sameValue(claims[claim], value)) {
+      throw new AuthError(`${name}: the token's "${claim}" claim does not match expectedClaims`, {
+        code: 'ERR_CLAIMS_MISMATCH',
+      })
+    }
+  }
+}
+
+/**
+ * isNewer tells whether `next` should replace `current` when pushed: a later `expiresAt`, or the
+ * same `expiresAt` and a later `issuedAt`; with unknown expiry on either side, a different token.
+ * An identical token is never newer.
+ */
+export function isNewer(next: TokenSet, current: TokenSet): boolean {
+  if (next.accessToken === current.accessToken) return false
+  if (next.expiresAt === undefined || current.expiresAt === undefined) return true
+  if (next.expiresAt !== current.expiresAt) return next.expiresAt > current.expiresAt
+  return (next.issuedAt ?? Number.NEGATIVE_INFINITY) > (current.issuedAt ?? Number.NEGATIVE_INFINITY)
+}
+
+function isJwtShaped(token: string): boolean {
+  const first = token.indexOf('.')
+  if (first < 0) return false
+  const second = token.indexOf('.', first + 1)
+  return second >= 0 && token.indexOf('.', second + 1) < 0
+}
+
+function fromString(token: string): TokenSet {
+  checkAccessToken(token)
+  if (!isJwtShaped(token)) return { accessToken: token }
+  let claims: JWTPayload
+  try {
+    claims = decodeJwt(token)
+  } catch (cause) {
+    throw new TokenDecodeError(`malformed JWT: ${describeJoseFailure(cause)}`, { cause: safeCause(cause) })
+  }
+  for (const claim of secondsClaims) {
+    const value = claims[claim]
+    if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value))) {
+      throw new TokenDecodeError(`malformed JWT: the "${claim}" claim is not a finite number`)
+    }
+  }
+  const set: TokenSet = { accessToken: token }
+  if (claims.exp !== undefined) set.expiresAt = claims.exp * 1000
+  if (claims.iat !== undefined) set.issuedAt = claims.iat * 1000
+  if (claims.exp !== undefined && claims.iat !== undefined && claims.exp <= claims.iat) {
+    throw new TokenDecodeError('malformed JWT: it expires ("exp") at or before it was issued ("iat")')
+  }
+  if (claims.exp !== undefined && claims.nbf !== undefined && claims.exp <= claims.nbf) {
+    throw new TokenDecodeError('malformed JWT: it expires ("exp") at or before it becomes valid ("nbf")')
+  }
+  return set
+}
+
+function checkAccessToken(token: string): void {
+  if (token.length === 0) throw new TokenDecodeError('the token is empty')
+  if (unsafeCharacters.test(token)) {
+    throw new TokenDecodeError('the token contains whitespace or control characters')
+  }
+}
+
+const joseFailures: ReadonlyArray<readonly [string, string]> = [
+  ['must contain a payload', 'the payload segment is empty'],
+  ['base64url decode', 'the payload is not valid base64url'],
+  ['parse the decoded payload as JSON', 'the payload is not JSON'],
+  ['Invalid JWT Claims Set', 'the payload is not a JSON object'],
+]
+
+// jose's messages never contain the token; we map them to our own wording.
+function describeJoseFailure(cause: unknown): string {
+  const message = cause instanceof Error ? cause.message : ''
+  for (const [needle, description] of joseFailures) if (message.includes(needle)) return description
+  return 'it could not be decoded'
+}
+
+// The cause chain of a decoding failure may quote bytes of the input: keep only its message.
+function safeCause(cause: unknown): Error | undefined {
+  return cause instanceof Error ? new Error(cause.message) : undefined
+}
+
+function copyString(from: Record<string, unknown>, to: TokenSet, key: 'refreshToken' | 'tokenType' | 'scope'): void {
+  const value = from[key]
+  if (value === undefined) return
+  if (typeof value !== 'string') throw new TokenDecodeError(`"${key}" must be a string`)
+  to[key] = value
+}
+
+function optionalTime(from: Record<string, unknown>, key: 'expiresAt' | 'issuedAt'): number | undefined {
+  const value = from[key]
+  if (value === undefined) return undefined
+  if (typeof value !== 'number' || !Number.isFinite(value)) {
+    throw new TokenDecodeError(`"${key}" must be a finite number of epoch milliseconds`)
+  }
+  return value
+}
+
+function sameValue(a: unknown, b: unknown): boolean {
+  if (Object.is(a, b)) return true
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false
+  if (Array.isArray(a) !== Array.isArray(b)) return false
+  const keysA = Object.keys(a)
+  const keysB = Object.keys(b)
+  if (keysA.length !== keysB.length) return false
+  return keysA.every((key) => sameValue((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key]))
+}

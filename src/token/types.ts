@@ -1,0 +1,100 @@
+import type { TokenInput, TokenSet } from './token-set.js'
+
+/** Why a refresh was started. */
+export type RefreshReason = 'initial' | 'scheduled' | 'expired' | 'unauthorized' | 'manual'
+
+/** Why the provider's token changed: a refresh, a push (`setToken`), or the fleet's store. */
+export type TokenReason = RefreshReason | 'push' | 'store'
+
+/** What a {@link FetchToken} is called with. */
+export interface FetchTokenContext {
+  /** Aborted when the refresh times out or the provider is disposed. */
+  signal: AbortSignal
+  /** Why this refresh runs. */
+  reason: RefreshReason
+  /** The token being replaced, if any (its `refreshToken` is the latest rotated one). */
+  current?: TokenSet
+  /** Reports a problem that did not fail the refresh; it becomes an `error` event. */
+  report(error: unknown): void
+}
+
+/**
+ * FetchToken is the type of `fetchToken`: it gets a fresh token from wherever tokens come from.
+ * It may carry `attach(provider)`, which the provider calls once at creation and whose returned
+ * function it calls at disposal (a watching token file pushes through it).
+ *
+ * @example
+ * ```ts
+ * const fetchToken: FetchToken = async ({ signal }) => {
+ *   const response = await fetch('http://127.0.0.1:8080/token', { method: 'POST', signal })
+ *   return (await response.json()).token
+ * }
+ * ```
+ */
+export interface FetchToken {
+  (context: FetchTokenContext): Promise<TokenInput>
+  attach?: (provider: TokenProvider) => (() => void) | undefined
+}
+
+/** The payload of a provider `error` event. Never carries a token. */
+export interface TokenProviderErrorEvent {
+  /** A `RefreshError` (with `cause`) for a failed refresh, or the reported problem. */
+  error: Error
+  /** How many refreshes in a row have failed; 0 for a problem that did not fail a refresh. */
+  attempt: number
+  /** Whether the provider will try again on its own. */
+  willRetry: boolean
+  /** When it will, in how many milliseconds. */
+  retryInMs?: number
+  /** `true` when the problem is the fleet's token store (the provider carried on locally). */
+  store?: boolean
+}
+
+/** The events of a {@link TokenProvider}. Only `token` carries a token. */
+export type TokenProviderEvents = {
+  /** The current token changed. */
+  token: { token: TokenSet; reason: TokenReason }
+  /** A refresh failed, or a non-fatal problem was reported. */
+  error: TokenProviderErrorEvent
+  /** The current token passed its expiry (less the clock skew) without being replaced. */
+  expired: { expiresAt: number }
+  /** The provider was disposed. */
+  disposed: undefined
+}
+
+/** The states of a {@link TokenProvider}. */
+export type TokenProviderState = 'empty' | 'fresh' | 'stale' | 'refreshing' | 'expired' | 'failed' | 'disposed'
+
+/** Options of `getToken()` and `getTokenSet()`. */
+export interface GetTokenOptions {
+  /** Stops this caller's wait; a refresh shared with other callers carries on. */
+  signal?: AbortSignal
+  /** Refresh now, even if the current token is fresh. */
+  forceRefresh?: boolean
+}
+
+/**
+ * TokenProvider owns one identity's current token: it decodes expiry, refreshes on a timer
+ * before expiry, keeps one refresh in flight, accepts pushed tokens and emits events.
+ * Recognised by shape: a provider made by another copy of the library works as well.
+ */
+export interface TokenProvider extends Disposable {
+  /** The access token to use now, refreshing first if there is no valid one. */
+  getToken(options?: GetTokenOptions): Promise<string>
+  /** Like `getToken`, with everything known about the token. */
+  getTokenSet(options?: GetTokenOptions): Promise<TokenSet>
+  /** The token held now, valid or not. */
+  readonly current: TokenSet | undefined
+  /** Where the provider stands; see {@link TokenProviderState}. */
+  readonly state: TokenProviderState
+  /** Refreshes now (joining a refresh in flight), whatever the schedule says. */
+  refresh(options?: { signal?: AbortSignal }): Promise<TokenSet>
+  /** Pushes a token; `false` when it is not newer than the current one (or already expired). */
+  setToken(token: TokenInput): boolean
+  /** Says a server rejected `accessToken`: if it is still the current token, it is replaced. */
+  invalidate(accessToken: string): void
+  /** Subscribes to an event; returns the unsubscribe function. */
+  on<K extends keyof TokenProviderEvents>(type: K, handler: (event: TokenProviderEvents[K]) => void): () => void
+  /** Stops timers, aborts a refresh in flight, removes listeners. Idempotent. */
+  dispose(): void
+}
