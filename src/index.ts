@@ -1,3 +1,5 @@
+export { RefreshingClient } from './client/client.js'
+export type { Authorize, RefreshingClientEvents, RefreshingClientOptions } from './client/types.js'
 export {
   AuthError,
   type AuthErrorCode,

@@ -1,0 +1,45 @@
+import type { Options as KyOptions } from 'ky'
+import type { TokenProviderOptions } from '../token/options.js'
+import type { TokenProvider } from '../token/types.js'
+
+/**
+ * Authorize puts the token on the outgoing headers. It runs last, after the static and the
+ * per-request headers. The default sets `Authorization: Bearer <token>`.
+ *
+ * @example
+ * ```ts
+ * const authorize: Authorize = (headers, token) => headers.set('x-api-key', token)
+ * ```
+ */
+export type Authorize = (headers: Headers, token: string) => void
+
+/** Options of the `RefreshingClient` constructor. `baseUrl` or `allowedOrigins` is required. */
+export interface RefreshingClientOptions {
+  /** The provider of the token, or options to make one that the client then owns and disposes. */
+  tokens: TokenProvider | TokenProviderOptions
+  /** Relative URLs resolve against it, and its origin may receive the token. */
+  baseUrl?: string | URL
+  /** Other origins that may receive the token, such as `https://uploads.example.com`. */
+  allowedOrigins?: string[]
+  /** Headers sent with every request (identity headers, for instance); per-request headers win. */
+  headers?: HeadersInit
+  /** Puts the token on the request. @default sets `Authorization: Bearer <token>` */
+  authorize?: Authorize
+  /** Response statuses that mean "this token was refused": refresh and replay once. @default [401] */
+  retryOnStatus?: number[]
+  /** The underlying fetch. @default globalThis.fetch, looked up at each call */
+  fetch?: typeof fetch
+  /** Options for `client.ky`; `baseUrl` and `fetch` are the client's. */
+  ky?: KyOptions
+}
+
+/** The events of a `RefreshingClient`. URLs are given without query or fragment. */
+export type RefreshingClientEvents = {
+  /**
+   * A request ended rejected: `retried: false` when no fresh token could be had (the refresh
+   * failed, or gave the same token back), `retried: true` when the replay was refused too.
+   */
+  unauthorized: { url: string; status: number; retried: boolean }
+  /** A refused request is being replayed with a fresh token. */
+  retry: { url: string }
+}
