@@ -4,6 +4,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     setupFiles: ['test/helpers/setup.ts'],
+    globalSetup: ['test/helpers/global-setup.ts'],
     // Unhandled rejections fail the run (vitest's default): keep it that way.
     dangerouslyIgnoreUnhandledErrors: false,
     testTimeout: 20_000,

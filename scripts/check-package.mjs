@@ -41,8 +41,10 @@ const body = `
   })
   const viaFetch = await client.fetch('/a')
   const viaKy = await client.ky.get('b').json()
+  const registry = rc.createRegistry()
+  registry.scope('agent').dispose()
   const ok = viaFetch.status === 200 && viaKy.ok === true && seen.length === 2 &&
-    seen.every((header) => header === 'Bearer opaque-token') &&
+    seen.every((header) => header === 'Bearer opaque-token') && registry.size === 0 &&
     rc.isAuthError(new rc.DisposedError('x'), 'ERR_DISPOSED')
   client.dispose()
   if (!ok) throw new Error('smoke test failed: ' + JSON.stringify({ status: viaFetch.status, viaKy, seen }))

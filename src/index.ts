@@ -12,6 +12,20 @@ export {
   TokenDecodeError,
   UnauthorizedError,
 } from './errors.js'
+export { getGlobalRegistry } from './registry/global.js'
+export { startHeartbeat } from './registry/heartbeat.js'
+export { createRegistry } from './registry/registry.js'
+export type {
+  Heartbeat,
+  HeartbeatEvents,
+  HeartbeatOptions,
+  PushStatus,
+  RefreshAllOptions,
+  Scope,
+  ScopeOptions,
+  TokenRegistry,
+  TokenRegistryEvents,
+} from './registry/types.js'
 export type { TokenProviderOptions } from './token/options.js'
 export { createTokenProvider } from './token/provider.js'
 export { providerDefaults } from './token/schedule.js'

@@ -1,7 +1,7 @@
 import type { KyInstance } from 'ky'
 import { DisposedError } from '../errors.js'
 import { aliasDispose } from '../internal/dispose.js'
-import { createEvents, type Events } from '../internal/events.js'
+import { Events } from '../internal/events.js'
 import type { TokenProviderOptions } from '../token/options.js'
 import { createTokenProvider, type PeekableProvider, peekToken } from '../token/provider.js'
 import type { TokenProvider } from '../token/types.js'
@@ -14,6 +14,7 @@ import type { Authorize, RefreshingClientEvents, RefreshingClientOptions } from 
 const bearer: Authorize = (headers, token) => headers.set('authorization', `Bearer ${token}`)
 const bearerNames: readonly string[] = ['authorization']
 const noNames: readonly string[] = []
+const defaultRetryOn: readonly number[] = Object.freeze([401])
 
 /**
  * RefreshingClient is a drop-in `fetch` (and a `ky` instance) that attaches its provider's token,
@@ -38,7 +39,7 @@ export class RefreshingClient implements Disposable {
   readonly #retryOn: readonly number[]
   readonly #fetch: typeof fetch | undefined
   readonly #kyOptions: RefreshingClientOptions['ky']
-  readonly #events: Events<RefreshingClientEvents> = createEvents()
+  readonly #events = new Events<RefreshingClientEvents>()
   readonly #owned: boolean
   #ky: KyInstance | undefined
   #disposed = false
@@ -61,7 +62,7 @@ export class RefreshingClient implements Disposable {
     this.tokens = isTokenProvider(tokens) ? tokens : createTokenProvider(tokens as TokenProviderOptions)
     this.#headers = options.headers === undefined ? undefined : Object.fromEntries(new Headers(options.headers))
     this.#authorize = authorize ?? bearer
-    this.#retryOn = retryOnStatus ?? [401]
+    this.#retryOn = retryOnStatus === undefined ? defaultRetryOn : [...retryOnStatus]
     this.#fetch = fetchImpl
     this.#kyOptions = options.ky
     this.fetch = (input, init) => this.#send(input, init)

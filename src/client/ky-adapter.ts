@@ -10,8 +10,8 @@ import ky, { type KyInstance, type Options } from 'ky'
  */
 export function createKy(
   fetch: (input: string | URL | Request, init?: RequestInit) => Promise<Response>,
-  baseUrl: URL | undefined,
+  baseUrl: string | undefined,
   options: Options | undefined,
 ): KyInstance {
-  return ky.create({ ...options, ...(baseUrl === undefined ? {} : { baseUrl: baseUrl.href }), fetch })
+  return ky.create({ ...options, ...(baseUrl === undefined ? {} : { baseUrl }), fetch })
 }

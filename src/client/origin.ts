@@ -7,16 +7,18 @@ import { CrossOriginError } from '../errors.js'
  * an allowed origin followed by `/`, `?` or `#` is that origin. Anything else is parsed.
  */
 export class OriginPolicy {
-  readonly base: URL | undefined
+  /** `baseUrl`, resolved, as a string (a `URL` object per client would cost ~250 bytes). */
+  readonly base: string | undefined
   readonly #baseOrigin: string | undefined
-  readonly #allowed: ReadonlySet<string>
+  readonly #allowed: readonly string[]
 
   constructor(baseUrl: string | URL | undefined, allowedOrigins: readonly string[] | undefined) {
     if (baseUrl !== undefined) {
       if (typeof baseUrl !== 'string' && !(baseUrl instanceof URL))
         throw new TypeError('baseUrl must be a string or URL')
-      this.base = parseHttpUrl(baseUrl, 'baseUrl')
-      this.#baseOrigin = this.base.origin
+      const base = parseHttpUrl(baseUrl, 'baseUrl')
+      this.base = base.href
+      this.#baseOrigin = base.origin
     }
     if (allowedOrigins !== undefined && !Array.isArray(allowedOrigins)) {
       throw new TypeError('allowedOrigins must be an array of origins')
@@ -29,7 +31,7 @@ export class OriginPolicy {
         'a RefreshingClient needs baseUrl or allowedOrigins: the origins that may receive the token must be explicit',
       )
     }
-    this.#allowed = allowed
+    this.#allowed = [...allowed]
   }
 
   /** The allowed origins, normalised. */
@@ -53,12 +55,7 @@ export class OriginPolicy {
 
   /** check throws `CrossOriginError` unless `origin` may receive the token. */
   check(origin: string): void {
-    if (!this.#allowed.has(origin)) throw new CrossOriginError(origin)
-  }
-
-  /** allows tells whether `origin` may receive the token. */
-  allows(origin: string): boolean {
-    return this.#allowed.has(origin)
+    if (!this.#allowed.includes(origin)) throw new CrossOriginError(origin)
   }
 
   #parse(input: string | URL): URL {

@@ -78,7 +78,7 @@ export function resolveOptions(options: TokenProviderOptions): ResolvedOptions {
   if (refreshJitterRatio === 1) throw new RangeError('refreshJitterRatio must be less than 1')
   const refreshTimeoutMs = options.refreshTimeoutMs ?? providerDefaults.refreshTimeoutMs
   if (!(refreshTimeoutMs > 0)) throw new RangeError('refreshTimeoutMs must be greater than 0 (Infinity turns it off)')
-  return {
+  return compact({
     fetchToken,
     refreshAtRatio,
     refreshLeadMs: duration('refreshLeadMs', options.refreshLeadMs, providerDefaults.refreshLeadMs),
@@ -94,7 +94,39 @@ export function resolveOptions(options: TokenProviderOptions): ResolvedOptions {
     expectedClaims: expectedClaims === undefined ? undefined : Object.freeze({ ...expectedClaims }),
     now: now ?? Date.now,
     label: name === undefined ? 'token provider' : `token provider "${name}"`,
+  })
+}
+
+// Not frozen: a frozen prototype's properties could not be shadowed by a provider's own.
+const resolvedDefaults: ResolvedOptions = {
+  fetchToken: undefined,
+  refreshAtRatio: providerDefaults.refreshAtRatio,
+  refreshLeadMs: providerDefaults.refreshLeadMs,
+  clockSkewMs: providerDefaults.clockSkewMs,
+  minRefreshIntervalMs: providerDefaults.minRefreshIntervalMs,
+  refreshJitterRatio: providerDefaults.refreshJitterRatio,
+  refreshTimeoutMs: providerDefaults.refreshTimeoutMs,
+  retry: providerDefaults.retry,
+  expectedClaims: undefined,
+  now: Date.now,
+  label: 'token provider',
+}
+
+// An idle fleet holds one provider per session: each keeps only the options that differ from the
+// defaults, and reads the others through its prototype.
+function compact(resolved: ResolvedOptions): ResolvedOptions {
+  const own: Partial<Record<keyof ResolvedOptions, unknown>> = Object.create(resolvedDefaults)
+  for (const key of Object.keys(resolved) as (keyof ResolvedOptions)[]) {
+    const value = resolved[key]
+    const same =
+      key === 'retry'
+        ? (['attempts', 'baseDelayMs', 'maxDelayMs'] as const).every(
+            (k) => resolved.retry[k] === providerDefaults.retry[k],
+          )
+        : value === resolvedDefaults[key]
+    if (!same) own[key] = value
   }
+  return own as ResolvedOptions
 }
 
 function duration(name: string, value: number | undefined, fallback: number): number {

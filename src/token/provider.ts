@@ -1,6 +1,6 @@
 import { DisposedError, isAuthError, RefreshError } from '../errors.js'
 import { aliasDispose } from '../internal/dispose.js'
-import { createEvents, type Events } from '../internal/events.js'
+import { Events } from '../internal/events.js'
 import { withSignal } from '../internal/signal.js'
 import { clampDelay, Timer, unrefTimer } from '../internal/timer.js'
 import { type ResolvedOptions, resolveOptions, type TokenProviderOptions } from './options.js'
@@ -61,7 +61,7 @@ const noop = () => {}
 
 class Provider implements TokenProvider {
   readonly #options: ResolvedOptions
-  readonly #events: Events<TokenProviderEvents> = createEvents()
+  readonly #events = new Events<TokenProviderEvents>()
   readonly #timer: Timer
   #held: Held | undefined
   /** Bumped whenever the held token changes: a pull only replaces the token it was started for. */

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { clampDelay, maxTimerDelayMs, Timer, unrefTimer } from '../../src/internal/timer.js'
+import { clampDelay, maxTimerDelayMs, pendingTimers, Timer, unrefTimer } from '../../src/internal/timer.js'
 
 afterEach(() => {
   vi.unstubAllGlobals()
@@ -59,5 +59,50 @@ describe('Timer', () => {
     vi.stubGlobal('Deno', { unrefTimer: (id: number) => unrefs.push(id) })
     unrefTimer(42 as never)
     expect(unrefs).toEqual([42])
+  })
+})
+
+describe('the shared timer', () => {
+  it('fires every timer once, at its time, in order, whatever is set and cleared in between', async () => {
+    const fc = (await import('fast-check')).default
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(
+          fc.record({
+            at: fc.integer({ min: 0, max: 10_000 }),
+            clear: fc.boolean(),
+            reset: fc.integer({ min: -1, max: 10_000 }),
+          }),
+          {
+            maxLength: 40,
+          },
+        ),
+        async (plans) => {
+          vi.useFakeTimers({ now: 0 })
+          const fired: [number, number][] = []
+          const timers = plans.map((plan, i) => {
+            const timer = new Timer(Date.now, () => fired.push([i, Date.now()]))
+            timer.set(plan.at)
+            return timer
+          })
+          const expected: [number, number][] = []
+          plans.forEach((plan, i) => {
+            const timer = timers[i] as Timer
+            if (plan.clear) timer.clear()
+            else if (plan.reset >= 0) {
+              timer.set(plan.reset)
+              expected.push([i, plan.reset])
+            } else expected.push([i, plan.at])
+          })
+          await vi.advanceTimersByTimeAsync(10_001)
+          expect(fired.map(([, at]) => at)).toEqual([...fired.map(([, at]) => at)].sort((a, b) => a - b))
+          expect([...fired].sort((a, b) => a[0] - b[0])).toEqual(expected)
+          expect(pendingTimers()).toBe(0)
+          expect(vi.getTimerCount()).toBe(0)
+          vi.useRealTimers()
+        },
+      ),
+      { numRuns: 300 },
+    )
   })
 })

@@ -1,0 +1,125 @@
+import type { RefreshingClient } from '../client/client.js'
+import type { RefreshingClientOptions } from '../client/types.js'
+import type { TokenProviderOptions } from '../token/options.js'
+import type { TokenInput } from '../token/token-set.js'
+import type { TokenProvider } from '../token/types.js'
+
+/** How a scope gets its provider: options for a provider it makes and owns, or a shared one. */
+export type ScopeOptions = TokenProviderOptions | { tokens: TokenProvider }
+
+/** Options of `refreshAll()`. */
+export interface RefreshAllOptions {
+  /** Only scopes for which this returns true are refreshed. */
+  filter?: (scope: Scope) => boolean
+  /** How many refreshes run at once. @default 8 */
+  concurrency?: number
+}
+
+/** The outcome of a push, as reported in the registry's `push` event. */
+export type PushStatus = 204 | 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415
+
+/** The events of a {@link TokenRegistry}. None carries a token. */
+export type TokenRegistryEvents = {
+  /** A scope was created. */
+  scope: { id: string }
+  /** A scope was disposed (and left the registry). */
+  disposed: { id: string }
+  /** A push handler applied (204) or refused a token for a scope. */
+  push: { id: string | undefined; status: PushStatus }
+  /** A scope's refresh failed during `refreshAll()`. */
+  error: { id: string; error: unknown }
+}
+
+/**
+ * TokenRegistry holds one {@link Scope} per session or identity, keyed by id. It is an interface,
+ * recognised by shape: a registry made by another copy of the library (in another bundle) works.
+ * This is version 1 of what crosses that boundary: later versions only add members.
+ */
+export interface TokenRegistry extends Disposable {
+  /**
+   * The scope for `id`, created if there is none. Options only count at creation: for an existing
+   * scope they are ignored, except that `{ tokens }` naming another provider throws a `TypeError`
+   * (that would mix two identities).
+   */
+  scope(id: string, options?: ScopeOptions): Scope
+  /** The scope for `id`, if there is one. */
+  get(id: string): Scope | undefined
+  /** Whether there is a scope for `id`. */
+  has(id: string): boolean
+  /** How many scopes there are. */
+  readonly size: number
+  /** The ids of the scopes. */
+  ids(): IterableIterator<string>
+  /** Pushes a token to exactly one scope; `false` when there is no such scope or the token is not newer. */
+  setToken(id: string, token: TokenInput): boolean
+  /** Forces one refresh of each matching scope's provider (push-only ones are skipped); never throws for a scope's failure. */
+  refreshAll(options?: RefreshAllOptions): Promise<{ refreshed: number; failed: number }>
+  /** Subscribes to an event; returns the unsubscribe function. */
+  on<K extends keyof TokenRegistryEvents>(type: K, handler: (event: TokenRegistryEvents[K]) => void): () => void
+  /** Disposes every scope. Idempotent. */
+  dispose(): void
+}
+
+/**
+ * Scope is one session or identity: it owns its provider (unless a shared one was passed in), and
+ * every client, heartbeat and resource made for it. `dispose()` releases all of them, last-in
+ * first-out, and removes the scope from its registry.
+ */
+export interface Scope extends Disposable {
+  /** The scope's id, such as an agent id. */
+  readonly id: string
+  /** The scope's provider. */
+  readonly tokens: TokenProvider
+  /** Whether the scope has been disposed. */
+  readonly disposed: boolean
+  /** A client of this scope's token, owned by the scope. `baseUrl` or `allowedOrigins` is required. */
+  client(options: Omit<RefreshingClientOptions, 'tokens'>): RefreshingClient
+  /** A heartbeat owned by the scope; without `client`, it gets a client of its own for `url`'s origin. */
+  heartbeat(options: HeartbeatOptions): Heartbeat
+  /** Makes the scope own `resource` (a `Disposable`, anything with `dispose()`, or a cleanup function); returns it. */
+  add<T extends Disposable | { dispose(): void } | (() => void)>(resource: T): T
+  /** Releases everything the scope owns, last-in first-out, and leaves the registry. Idempotent. */
+  dispose(): void
+}
+
+/** Options of a heartbeat. */
+export interface HeartbeatOptions {
+  /** Where to send the beats. */
+  url: string | URL
+  /** The time between the end of one beat and the start of the next. */
+  intervalMs: number
+  /** The client to send with; in a scope, the default is a client of the scope for `url`'s origin. */
+  client?: RefreshingClient
+  /** @default 'POST' */
+  method?: string
+  /** The JSON body of each beat. */
+  body?: () => unknown
+  /** Each interval varies by up to this fraction, either way. @default 0.1 */
+  jitterRatio?: number
+  /** A beat that has not answered after this long fails. @default intervalMs */
+  timeoutMs?: number
+}
+
+/** The events of a {@link Heartbeat}. */
+export type HeartbeatEvents = {
+  /** A beat got a response (any status). */
+  beat: { status: number; ok: boolean }
+  /** A beat failed: a non-2xx status (a 401 that survived the retry included), or an error. */
+  failure: { status?: number; error?: unknown; consecutive: number }
+}
+
+/** Heartbeat sends a request every `intervalMs`, never two at once, and counts the outcomes. */
+export interface Heartbeat extends Disposable {
+  /** Beats started. */
+  readonly sent: number
+  /** Beats answered with a 2xx status. */
+  readonly ok: number
+  /** Beats that failed. */
+  readonly failed: number
+  /** Subscribes to an event; returns the unsubscribe function. */
+  on<K extends keyof HeartbeatEvents>(type: K, handler: (event: HeartbeatEvents[K]) => void): () => void
+  /** Stops the heartbeat (same as `dispose()`). */
+  stop(): void
+  /** Stops the heartbeat, aborting a beat in flight. Idempotent. */
+  dispose(): void
+}
