@@ -10,6 +10,9 @@ export {
   TokenDecodeError,
   UnauthorizedError,
 } from './errors.js'
+export { type ClientCredentialsOptions, clientCredentials } from './sources/client-credentials.js'
+export type { ClientAuthMethod, TokenEndpointOptions } from './sources/endpoint-options.js'
+export { type RefreshTokenGrantOptions, refreshTokenGrant } from './sources/refresh-token-grant.js'
 export type { TokenProviderOptions } from './token/options.js'
 export { createTokenProvider } from './token/provider.js'
 export { providerDefaults } from './token/schedule.js'
