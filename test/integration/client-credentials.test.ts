@@ -273,7 +273,12 @@ describe('clientCredentials against a real token endpoint', () => {
       clientSecret: 'secret',
       timeoutMs: 200,
     })
+    const started = performance.now()
     const error = await rejection(fetchToken(context()))
+    const elapsed = performance.now() - started
+    // Generous: only proves that timeoutMs, not ky's 10-second default, applied.
+    expect(elapsed).toBeGreaterThanOrEqual(190)
+    expect(elapsed).toBeLessThan(5_000)
     expect(error.message).toBe(`clientCredentials: token endpoint ${server.tokenUrl} did not answer within 200 ms`)
     expect([error.code, error.terminal]).toEqual(['ERR_TOKEN_SOURCE', false])
     expect(server.hits).toHaveLength(1)
