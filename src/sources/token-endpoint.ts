@@ -12,7 +12,7 @@ const retryAfterStatusCodes = [429, 503]
  * requestToken posts one grant to the token endpoint and returns the parsed token response.
  *
  * ky retries network errors, 5xx and 429 (waiting for `Retry-After` where given), never other 4xx
- * and never a timeout (the server may have acted on a request it was slow to answer, which matters
+ * or redirects, and never a timeout (the server may have acted on a request it was slow to answer, which matters
  * for a rotating refresh token); the provider's backoff handles what remains. Every failure becomes
  * our own error: a ky `HTTPError`, `TimeoutError` or `NetworkError` holds the request, and inspecting
  * it prints the Basic header and the form body, so none is ever kept as a `cause`. `sentSecrets`
@@ -32,6 +32,9 @@ export async function requestToken(
       body: new URLSearchParams([...grant, ...endpoint.params] as [string, string][]).toString(),
       headers: endpoint.headers,
       signal,
+      // A followed 307 or 308 would post the form (a client secret, a refresh token) to wherever
+      // `Location` points. A token endpoint has no business redirecting: report it instead.
+      redirect: 'manual',
       timeout: endpoint.timeoutMs,
       throwHttpErrors: true,
       retry: {
@@ -59,9 +62,14 @@ function failure(error: unknown, endpoint: Endpoint, signal: AbortSignal, secret
   const { label } = endpoint
   if (isHTTPError(error)) {
     const { status } = error.response
+    if (status < 400) {
+      return new AuthError(`${label} answered ${status}, a redirect: set tokenUrl to the final URL`, {
+        code: 'ERR_TOKEN_SOURCE',
+      })
+    }
     const body = readErrorBody(error.data)
     // RFC 6749 §5.2: an error response is a 4xx (400, or 401 for client authentication).
-    if (body !== undefined && status >= 400 && status < 500) return toOAuth2Error(body, status, label, secrets)
+    if (body !== undefined && status < 500) return toOAuth2Error(body, status, label, secrets)
     const hint = body === undefined ? '' : ` (${redact(body.error, secrets)})`
     return new AuthError(`${label} answered ${status}${hint}`, { code: 'ERR_TOKEN_SOURCE' })
   }

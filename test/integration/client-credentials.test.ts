@@ -265,6 +265,25 @@ describe('clientCredentials against a real token endpoint', () => {
     }
   })
 
+  it('never follows a redirect, which would send the credentials on', async () => {
+    const elsewhere = await startTokenServer()
+    server.reset(() => ({ status: 307, headers: { location: elsewhere.tokenUrl } }))
+    const fetchToken = clientCredentials({
+      tokenUrl: server.tokenUrl,
+      clientId: 'svc',
+      clientSecret: 'secret',
+      authMethod: 'client_secret_post',
+    })
+    const error = await rejection(fetchToken(context()))
+    await elsewhere.close()
+    expect(elsewhere.hits).toHaveLength(0)
+    expect(server.hits).toHaveLength(1)
+    expect(error.message).toBe(
+      `clientCredentials: token endpoint ${server.tokenUrl} answered 307, a redirect: set tokenUrl to the final URL`,
+    )
+    expect([error.code, error.terminal]).toEqual(['ERR_TOKEN_SOURCE', false])
+  })
+
   it('times out a hanging endpoint with a clear error, without retrying it', async () => {
     server.reset(() => 'hang')
     const fetchToken = clientCredentials({
