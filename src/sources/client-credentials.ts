@@ -3,7 +3,19 @@ import { type ClientAuthMethod, resolveEndpoint, type TokenEndpointOptions } fro
 import { requestToken } from './token-endpoint.js'
 import { toTokenInput } from './token-response.js'
 
-/** Options of {@link clientCredentials}. */
+/**
+ * ClientCredentialsOptions are the options of {@link clientCredentials}.
+ *
+ * @example
+ * ```ts
+ * const options: ClientCredentialsOptions = {
+ *   tokenUrl: 'https://auth.example.com/oauth2/token',
+ *   clientId: 'billing-sync',
+ *   clientSecret: process.env.BILLING_SYNC_SECRET!,
+ *   audience: 'https://api.example.com',
+ * }
+ * ```
+ */
 export interface ClientCredentialsOptions extends TokenEndpointOptions {
   /** The client secret. It never appears in an error, an event or an inspected object. */
   clientSecret: string

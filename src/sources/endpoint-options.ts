@@ -35,10 +35,19 @@ export interface TokenEndpointOptions {
   fetch?: typeof fetch
 }
 
-/** How a confidential client authenticates at the token endpoint (RFC 6749 §2.3.1). */
+/**
+ * ClientAuthMethod is how a confidential client authenticates at the token endpoint (RFC 6749
+ * §2.3.1): `client_secret_basic` in an `Authorization: Basic` header, or `client_secret_post` in
+ * the form body.
+ *
+ * @example
+ * ```ts
+ * const authMethod: ClientAuthMethod = 'client_secret_post'
+ * ```
+ */
 export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post'
 
-/** The token sources' defaults, in one place. Times are milliseconds. */
+/** endpointDefaults are the OAuth2 token sources' defaults, in one place. Times are milliseconds. */
 export const endpointDefaults = Object.freeze({
   /** Long enough for a slow identity provider, short enough that a hung socket fails the attempt. */
   timeoutMs: 10_000,
@@ -48,7 +57,7 @@ export const endpointDefaults = Object.freeze({
   authMethod: 'client_secret_basic' as ClientAuthMethod,
 })
 
-/** One validated token endpoint, ready to receive requests. Holds the client's credentials: never expose it. */
+/** Endpoint is one validated token endpoint, ready for requests. It holds the client's credentials: never expose it. */
 export interface Endpoint {
   /** The full URL to post to. */
   readonly url: string
@@ -64,7 +73,7 @@ export interface Endpoint {
   readonly secrets: readonly string[]
 }
 
-/** What a grant adds to the shared options. */
+/** ClientAuth is what a grant adds to the shared options. */
 export interface ClientAuth {
   clientSecret: string | undefined
   authMethod: ClientAuthMethod | undefined

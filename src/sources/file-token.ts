@@ -4,7 +4,14 @@ import { fileURLToPath } from 'node:url'
 import { AuthError } from '../errors.js'
 import type { FetchToken, TokenProvider } from '../token/types.js'
 
-/** Options of {@link fileToken}. */
+/**
+ * FileTokenOptions are the options of {@link fileToken}.
+ *
+ * @example
+ * ```ts
+ * const options: FileTokenOptions = { watch: true, pollIntervalMs: 250 }
+ * ```
+ */
 export interface FileTokenOptions {
   /** Push the token to the provider as soon as the file changes, without waiting for a refresh. @default false */
   watch?: boolean
@@ -12,7 +19,7 @@ export interface FileTokenOptions {
   pollIntervalMs?: number
 }
 
-/** The file token's defaults. Times are milliseconds. */
+/** fileTokenDefaults are the file token's defaults. Times are milliseconds. */
 const fileTokenDefaults = Object.freeze({
   /** A change is pushed within about a second: one poll interval, then the settle delay. */
   pollIntervalMs: 500,

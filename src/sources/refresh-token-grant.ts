@@ -6,7 +6,19 @@ import { type ClientAuthMethod, formEncode, resolveEndpoint, type TokenEndpointO
 import { requestToken } from './token-endpoint.js'
 import { toTokenInput } from './token-response.js'
 
-/** Options of {@link refreshTokenGrant}. */
+/**
+ * RefreshTokenGrantOptions are the options of {@link refreshTokenGrant}.
+ *
+ * @example
+ * ```ts
+ * const options: RefreshTokenGrantOptions = {
+ *   tokenUrl: 'https://auth.example.com/oauth2/token',
+ *   clientId: 'desktop-app',
+ *   refreshToken: stored.refreshToken,
+ *   onRotate: (refreshToken) => store.save({ refreshToken }),
+ * }
+ * ```
+ */
 export interface RefreshTokenGrantOptions extends TokenEndpointOptions {
   /** The refresh token to start with. It never appears in an error, an event or an inspected object. */
   refreshToken: string
@@ -102,7 +114,7 @@ export function refreshTokenGrant(options: RefreshTokenGrantOptions): FetchToken
   return fetchToken
 }
 
-/** The refresh tokens a source has seen: the latest, and those rotated away. */
+/** RefreshTokens are the refresh tokens a source has seen: the latest, and those rotated away. */
 class RefreshTokens {
   #latest: string
   readonly #spent = new Set<string>()

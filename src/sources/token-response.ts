@@ -2,7 +2,7 @@ import { AuthError, OAuth2Error } from '../errors.js'
 import type { TokenInput } from '../token/token-set.js'
 import { redact } from './endpoint-options.js'
 
-/** A successful token response (RFC 6749 §5.1), validated and renamed. */
+/** TokenResponse is a successful token response (RFC 6749 §5.1), validated and renamed. */
 export interface TokenResponse {
   accessToken: string
   tokenType?: string
@@ -12,7 +12,7 @@ export interface TokenResponse {
   scope?: string
 }
 
-/** The fields of an RFC 6749 §5.2 error response. */
+/** ErrorBody holds the fields of an RFC 6749 §5.2 error response. */
 export interface ErrorBody {
   error: string
   errorDescription: string | undefined

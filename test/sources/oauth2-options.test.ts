@@ -1,7 +1,9 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, expectTypeOf, it } from 'vitest'
 import {
+  type ClientAuthMethod,
   type ClientCredentialsOptions,
   clientCredentials,
+  type FetchToken,
   type RefreshTokenGrantOptions,
   refreshTokenGrant,
 } from '../../src/index.js'
@@ -96,5 +98,14 @@ describe('OAuth2 source options', () => {
     expect(redact('bad secret s3 and s3 again', ['s3', ''])).toBe('bad secret [redacted] and [redacted] again')
     expect(redact('line\r\nbreak\u0000', [])).toBe('line break')
     expect(redact('x'.repeat(300), [])).toBe(`${'x'.repeat(200)}…`)
+  })
+
+  it('are typed: each source is a FetchToken', () => {
+    expectTypeOf(clientCredentials).returns.toEqualTypeOf<FetchToken>()
+    expectTypeOf(refreshTokenGrant).returns.toEqualTypeOf<FetchToken>()
+    expectTypeOf<ClientAuthMethod>().toEqualTypeOf<'client_secret_basic' | 'client_secret_post'>()
+    expectTypeOf<RefreshTokenGrantOptions['onRotate']>().toEqualTypeOf<
+      ((refreshToken: string) => void | Promise<void>) | undefined
+    >()
   })
 })
