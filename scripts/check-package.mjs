@@ -1,7 +1,7 @@
 // Checks the package as npm would publish it: the files in the tarball, then a real `require()`
 // and `import()` of the packed build, each in a fresh Node process that calls into it.
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, rmSync } from 'node:fs'
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 const root = new URL('..', import.meta.url).pathname
@@ -11,7 +11,15 @@ const [pack] = JSON.parse(execFileSync(npm, ['pack', '--json', '--dry-run'], { c
 const allowed = /^(dist\/.+|README\.md|CHANGELOG\.md|LICENSE|package\.json)$/
 const unexpected = pack.files.map((file) => file.path).filter((path) => !allowed.test(path))
 if (unexpected.length > 0) throw new Error(`unexpected files in the package: ${unexpected.join(', ')}`)
-for (const required of ['README.md', 'CHANGELOG.md', 'LICENSE', 'package.json', 'dist/index.mjs', 'dist/index.js']) {
+const entries = [
+  'dist/index.mjs',
+  'dist/index.js',
+  'dist/node.mjs',
+  'dist/node.js',
+  'dist/node.d.ts',
+  'dist/node.d.mts',
+]
+for (const required of ['README.md', 'CHANGELOG.md', 'LICENSE', 'package.json', ...entries]) {
   if (!pack.files.some((file) => file.path === required)) throw new Error(`${required} is missing from the package`)
 }
 console.log(`package contents: ${pack.files.length} files, ${pack.size} bytes packed`)
@@ -56,4 +64,35 @@ const runs = {
 }
 execFileSync(process.execPath, ['-e', runs.require], { cwd: smoke, stdio: 'inherit' })
 execFileSync(process.execPath, ['--input-type=module', '-e', runs.import], { cwd: smoke, stdio: 'inherit' })
+
+// The sources: a token file through the node entry, and a client credentials grant through ky (whose
+// default export must survive the CJS build), against a fetch that answers like a token endpoint.
+writeFileSync(join(smoke, 'token'), 'file-token\n')
+const sources = `
+  const fromFile = rc.createTokenProvider({ fetchToken: node.fileToken(${JSON.stringify(join(smoke, 'token'))}) })
+  const bodies = []
+  const fetchToken = rc.clientCredentials({
+    tokenUrl: 'http://127.0.0.1:9/token',
+    clientId: 'svc',
+    clientSecret: 'secret',
+    fetch: async (input) => {
+      bodies.push(await input.text())
+      return new Response(JSON.stringify({ access_token: 'granted', expires_in: 60 }), {
+        headers: { 'content-type': 'application/json' },
+      })
+    },
+  })
+  const granted = rc.createTokenProvider({ fetchToken })
+  const ok = (await fromFile.getToken()) === 'file-token' && (await granted.getToken()) === 'granted' &&
+    bodies.join() === 'grant_type=client_credentials'
+  fromFile.dispose()
+  granted.dispose()
+  if (!ok) throw new Error('sources smoke test failed: ' + JSON.stringify(bodies))
+`
+const sourceRuns = {
+  require: `const rc = require('refreshing-client'); const node = require('refreshing-client/node'); (async () => { ${sources} })().then(() => console.log('require() of the sources ok'), (e) => { console.error(e); process.exit(1) })`,
+  import: `const rc = await import('refreshing-client'); const node = await import('refreshing-client/node'); ${sources}; console.log('import() of the sources ok')`,
+}
+execFileSync(process.execPath, ['-e', sourceRuns.require], { cwd: smoke, stdio: 'inherit' })
+execFileSync(process.execPath, ['--input-type=module', '-e', sourceRuns.import], { cwd: smoke, stdio: 'inherit' })
 rmSync(smoke, { recursive: true, force: true })

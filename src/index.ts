@@ -26,6 +26,9 @@ export type {
   TokenRegistry,
   TokenRegistryEvents,
 } from './registry/types.js'
+export { type ClientCredentialsOptions, clientCredentials } from './sources/client-credentials.js'
+export type { ClientAuthMethod, TokenEndpointOptions } from './sources/endpoint-options.js'
+export { type RefreshTokenGrantOptions, refreshTokenGrant } from './sources/refresh-token-grant.js'
 export type { TokenProviderOptions } from './token/options.js'
 export { createTokenProvider } from './token/provider.js'
 export { providerDefaults } from './token/schedule.js'

@@ -1,0 +1,149 @@
+import { AuthError } from '../errors.js'
+import { withSignal } from '../internal/signal.js'
+import type { TokenInput } from '../token/token-set.js'
+import type { FetchToken, FetchTokenContext } from '../token/types.js'
+import { type ClientAuthMethod, formEncode, resolveEndpoint, type TokenEndpointOptions } from './endpoint-options.js'
+import { requestToken } from './token-endpoint.js'
+import { toTokenInput } from './token-response.js'
+
+/**
+ * RefreshTokenGrantOptions are the options of {@link refreshTokenGrant}.
+ *
+ * @example
+ * ```ts
+ * const options: RefreshTokenGrantOptions = {
+ *   tokenUrl: 'https://auth.example.com/oauth2/token',
+ *   clientId: 'desktop-app',
+ *   refreshToken: stored.refreshToken,
+ *   onRotate: (refreshToken) => store.save({ refreshToken }),
+ * }
+ * ```
+ */
+export interface RefreshTokenGrantOptions extends TokenEndpointOptions {
+  /** The refresh token to start with. It never appears in an error, an event or an inspected object. */
+  refreshToken: string
+  /** The client secret; omit it for a public client, which sends only its `client_id`. */
+  clientSecret?: string
+  /** How a confidential client authenticates (RFC 6749 §2.3.1). @default 'client_secret_basic' */
+  authMethod?: ClientAuthMethod
+  /** Narrows the scope of the new access token (RFC 6749 §6), space-separated. */
+  scope?: string
+  /**
+   * Called with each new refresh token the server rotates in, and awaited before the new access
+   * token is used and before the next refresh: persist it here. If it throws, the provider emits an
+   * `error` event and the rotated token is still used, from memory.
+   */
+  onRotate?: (refreshToken: string) => void | Promise<void>
+}
+
+const source = 'refreshTokenGrant'
+// Enough for any realistic number of stale holders; bounded, so a process that runs for years
+// does not grow by one token per refresh.
+const spentLimit = 64
+const noop = () => {}
+
+/**
+ * refreshTokenGrant is a {@link FetchToken} for the OAuth2 refresh token grant (RFC 6749 §6).
+ *
+ * It sends the provider's current refresh token (the latest rotated one, perhaps from a store or a
+ * push) or else the configured one. Rotation is handled for you: the new refresh token goes to
+ * `onRotate` before it is used, a token that was rotated away is never sent again (the latest is
+ * sent instead, so providers sharing one source or holding a stale token stay safe), and grants run
+ * one at a time, so two refreshes never spend the same token. Options are checked at once.
+ *
+ * @example
+ * ```ts
+ * const tokens = createTokenProvider({
+ *   name: 'mail-agent',
+ *   fetchToken: refreshTokenGrant({
+ *     tokenUrl: 'https://auth.example.com/oauth2/token',
+ *     clientId: 'mail-agent',
+ *     refreshToken: await vault.read('mail-agent/refresh-token'),
+ *     onRotate: (refreshToken) => vault.write('mail-agent/refresh-token', refreshToken),
+ *   }),
+ * })
+ * ```
+ */
+export function refreshTokenGrant(options: RefreshTokenGrantOptions): FetchToken {
+  if (typeof options !== 'object' || options === null) throw new TypeError(`${source}: options must be an object`)
+  const { refreshToken, clientSecret, authMethod, scope, onRotate } = options
+  if (typeof refreshToken !== 'string' || refreshToken === '') {
+    throw new TypeError(`${source}: refreshToken must be a non-empty string`)
+  }
+  if (scope !== undefined && typeof scope !== 'string') throw new TypeError(`${source}: scope must be a string`)
+  if (onRotate !== undefined && typeof onRotate !== 'function') {
+    throw new TypeError(`${source}: onRotate must be a function`)
+  }
+  const endpoint = resolveEndpoint(source, options, {
+    clientSecret,
+    authMethod,
+    reserved: ['grant_type', 'refresh_token', 'scope'],
+  })
+  const ledger = new RefreshTokens(refreshToken)
+
+  const grant = async ({ signal, current, report }: FetchTokenContext): Promise<TokenInput> => {
+    signal.throwIfAborted()
+    const sent = ledger.pick(current?.refreshToken)
+    const params: (readonly [string, string])[] = [
+      ['grant_type', 'refresh_token'],
+      ['refresh_token', sent],
+    ]
+    if (scope !== undefined) params.push(['scope', scope])
+    const response = await requestToken(endpoint, params, signal, [sent, formEncode(sent)])
+    const rotated =
+      response.refreshToken !== undefined && response.refreshToken !== sent ? response.refreshToken : undefined
+    // Recorded before onRotate runs: whatever it does, the rotated token is the one we send next.
+    ledger.settle(sent, rotated)
+    if (rotated !== undefined && onRotate !== undefined) {
+      const persisted = Promise.resolve()
+        .then(() => onRotate(rotated))
+        .then(noop, (error: unknown) => report(rotateFailed(error)))
+      await withSignal(persisted, signal)
+    }
+    return toTokenInput(response, rotated ?? sent)
+  }
+
+  let queue: Promise<void> = Promise.resolve()
+  const fetchToken: FetchToken = (context) => {
+    // One grant at a time: a rotating server treats a second use of a refresh token as a replay
+    // (and may revoke the whole token family), so the next grant starts after the last one settled.
+    const run = queue.then(() => grant(context))
+    queue = run.then(noop, noop)
+    return run
+  }
+  return fetchToken
+}
+
+/** RefreshTokens are the refresh tokens a source has seen: the latest, and those rotated away. */
+class RefreshTokens {
+  #latest: string
+  readonly #spent = new Set<string>()
+
+  constructor(initial: string) {
+    this.#latest = initial
+  }
+
+  /** The token to send for a caller holding `held`: its own, unless that one has been spent. */
+  pick(held: string | undefined): string {
+    return held === undefined || this.#spent.has(held) ? this.#latest : held
+  }
+
+  /** Records a successful grant that sent `sent` and got `rotated` back, if the server rotated. */
+  settle(sent: string, rotated: string | undefined): void {
+    if (rotated === undefined) {
+      this.#latest = sent
+      return
+    }
+    this.#spent.add(sent)
+    if (this.#spent.size > spentLimit) this.#spent.delete(this.#spent.values().next().value as string)
+    this.#latest = rotated
+  }
+}
+
+// The thrown error may quote the token it failed to store: keep only its name.
+function rotateFailed(error: unknown): AuthError {
+  const name = error instanceof Error ? error.name : typeof error
+  return new AuthError(`${source}: onRotate failed (${name}); the rotated refresh token is kept in memory only`, {
+    code: 'ERR_TOKEN_SOURCE',
+  })
+}
