@@ -29,6 +29,8 @@ export type {
 export { type ClientCredentialsOptions, clientCredentials } from './sources/client-credentials.js'
 export type { ClientAuthMethod, TokenEndpointOptions } from './sources/endpoint-options.js'
 export { type RefreshTokenGrantOptions, refreshTokenGrant } from './sources/refresh-token-grant.js'
+export { createMemoryStore, type MemoryStoreOptions } from './store/memory-store.js'
+export type { Lease, TokenStore } from './store/types.js'
 export type { TokenProviderOptions } from './token/options.js'
 export { createTokenProvider } from './token/provider.js'
 export { providerDefaults } from './token/schedule.js'

@@ -1,0 +1,68 @@
+import { isNewer, type TokenSet } from '../token/token-set.js'
+import type { Lease, TokenStore } from './types.js'
+
+/** Options of {@link createMemoryStore}. */
+export interface MemoryStoreOptions {
+  /** The clock, in epoch ms. @default Date.now */
+  now?: () => number
+}
+
+/**
+ * createMemoryStore makes a {@link TokenStore} that lives in this process: for tests, and for
+ * several providers of one identity in one process. Expired tokens and leases are dropped when
+ * they are next looked at.
+ *
+ * @example
+ * ```ts
+ * const store = createMemoryStore()
+ * const a = createTokenProvider({ fetchToken, store, storeKey: 'svc-orders' })
+ * const b = createTokenProvider({ fetchToken, store, storeKey: 'svc-orders' }) // shares a's token
+ * ```
+ */
+export function createMemoryStore(options: MemoryStoreOptions = {}): TokenStore {
+  const now = options.now ?? Date.now
+  const tokens = new Map<string, TokenSet>()
+  const leases = new Map<string, { owner: object; until: number }>()
+  const listeners = new Map<string, Set<() => void>>()
+  const live = (key: string): TokenSet | undefined => {
+    const token = tokens.get(key)
+    if (token?.expiresAt !== undefined && token.expiresAt <= now()) {
+      tokens.delete(key)
+      return undefined
+    }
+    return token
+  }
+  return {
+    async get(key) {
+      return live(key)
+    },
+    async set(key, token) {
+      if (token.expiresAt !== undefined && token.expiresAt <= now()) return
+      const stored = live(key)
+      if (stored !== undefined && !isNewer(token, stored)) return
+      tokens.set(key, { ...token })
+      for (const listener of listeners.get(key) ?? []) listener()
+    },
+    async acquire(key, ttlMs) {
+      const held = leases.get(key)
+      if (held !== undefined && held.until > now()) return undefined
+      const owner = {}
+      leases.set(key, { owner, until: now() + ttlMs })
+      const lease: Lease = {
+        async release() {
+          if (leases.get(key)?.owner === owner) leases.delete(key)
+        },
+      }
+      return lease
+    },
+    watch(key, listener) {
+      const set = listeners.get(key) ?? new Set()
+      listeners.set(key, set)
+      set.add(listener)
+      return () => {
+        set.delete(listener)
+        if (set.size === 0) listeners.delete(key)
+      }
+    },
+  }
+}
