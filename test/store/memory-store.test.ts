@@ -43,7 +43,7 @@ describe('createMemoryStore', () => {
     const seen: string[] = []
     const stop = store.watch?.('a', () => seen.push('a')) as () => void
     store.watch?.('b', () => seen.push('b'))
-    await store.set('a', { accessToken: 'x', expiresIn: 60 } as never)
+    await store.set('a', { accessToken: 'x' })
     await store.set('a', { accessToken: 'y', expiresAt: Date.now() + 60_000 })
     stop()
     await store.set('a', { accessToken: 'z', expiresAt: Date.now() + 120_000 })
