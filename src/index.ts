@@ -12,6 +12,12 @@ export {
   TokenDecodeError,
   UnauthorizedError,
 } from './errors.js'
+export {
+  createTokenPushHandler,
+  type PushVerifyOptions,
+  type TokenPushHandler,
+  type TokenPushHandlerOptions,
+} from './push/handler.js'
 export { getGlobalRegistry } from './registry/global.js'
 export { startHeartbeat } from './registry/heartbeat.js'
 export { createRegistry } from './registry/registry.js'

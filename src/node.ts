@@ -2,4 +2,6 @@
  * The `refreshing-client/node` entry: what needs Node.js APIs (the file system here), kept out of
  * the main entry so that it runs on every runtime with `fetch`.
  */
+
+export { type NodeRequestListener, toNodeHandler } from './push/node-handler.js'
 export { type FileTokenOptions, fileToken } from './sources/file-token.js'
