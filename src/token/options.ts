@@ -1,3 +1,4 @@
+import type { TokenStore } from '../store/types.js'
 import { providerDefaults } from './schedule.js'
 import type { TokenInput } from './token-set.js'
 import type { FetchToken } from './types.js'
@@ -28,6 +29,17 @@ export interface TokenProviderOptions {
   now?: () => number
   /** Names the provider in errors and events; never the token. */
   name?: string
+  /**
+   * A token store shared by a fleet of processes: one refresh per identity for all of them
+   * (see `createMemoryStore`, and `createRedisStore` from `refreshing-client/redis`).
+   */
+  store?: TokenStore
+  /** The identity's key in the store. @default name (one of them is required with a store) */
+  storeKey?: string
+  /** The refresh lease's time-to-live. @default 5_000 */
+  storeLeaseMs?: number
+  /** The longest wait for any store call. @default 2_000 */
+  storeTimeoutMs?: number
 }
 
 /** The options with every default applied. */
@@ -43,6 +55,10 @@ export interface ResolvedOptions {
   expectedClaims: Readonly<Record<string, unknown>> | undefined
   now: () => number
   label: string
+  store: TokenStore | undefined
+  storeKey: string | undefined
+  storeLeaseMs: number
+  storeTimeoutMs: number
 }
 
 /** resolveOptions validates `options` and fills in the defaults; it throws a `TypeError` or `RangeError` naming the option. */
@@ -76,6 +92,17 @@ export function resolveOptions(options: TokenProviderOptions): ResolvedOptions {
     providerDefaults.refreshJitterRatio,
   )
   if (refreshJitterRatio === 1) throw new RangeError('refreshJitterRatio must be less than 1')
+  const { store } = options
+  if (store !== undefined && !isStore(store)) throw new TypeError('store must be a TokenStore (get, set and acquire)')
+  const storeKey = options.storeKey ?? (store === undefined ? undefined : name)
+  if (store !== undefined && (typeof storeKey !== 'string' || storeKey.length === 0)) {
+    // A shared default key would hand one identity another's token.
+    throw new TypeError('a provider with a store needs storeKey (or name) to name its identity in the store')
+  }
+  const storeLeaseMs = duration('storeLeaseMs', options.storeLeaseMs, providerDefaults.storeLeaseMs)
+  const storeTimeoutMs = duration('storeTimeoutMs', options.storeTimeoutMs, providerDefaults.storeTimeoutMs)
+  if (storeLeaseMs === 0 || storeTimeoutMs === 0)
+    throw new RangeError('storeLeaseMs and storeTimeoutMs must be above 0')
   const refreshTimeoutMs = options.refreshTimeoutMs ?? providerDefaults.refreshTimeoutMs
   if (!(refreshTimeoutMs > 0)) throw new RangeError('refreshTimeoutMs must be greater than 0 (Infinity turns it off)')
   return compact({
@@ -94,6 +121,10 @@ export function resolveOptions(options: TokenProviderOptions): ResolvedOptions {
     expectedClaims: expectedClaims === undefined ? undefined : Object.freeze({ ...expectedClaims }),
     now: now ?? Date.now,
     label: name === undefined ? 'token provider' : `token provider "${name}"`,
+    store,
+    storeKey,
+    storeLeaseMs,
+    storeTimeoutMs,
   })
 }
 
@@ -110,6 +141,10 @@ const resolvedDefaults: ResolvedOptions = {
   expectedClaims: undefined,
   now: Date.now,
   label: 'token provider',
+  store: undefined,
+  storeKey: undefined,
+  storeLeaseMs: providerDefaults.storeLeaseMs,
+  storeTimeoutMs: providerDefaults.storeTimeoutMs,
 }
 
 // An idle fleet holds one provider per session: each keeps only the options that differ from the
@@ -127,6 +162,17 @@ function compact(resolved: ResolvedOptions): ResolvedOptions {
     if (!same) own[key] = value
   }
   return own as ResolvedOptions
+}
+
+function isStore(value: unknown): value is TokenStore {
+  const store = value as Partial<TokenStore> | null
+  return (
+    typeof store === 'object' &&
+    store !== null &&
+    typeof store.get === 'function' &&
+    typeof store.set === 'function' &&
+    typeof store.acquire === 'function'
+  )
 }
 
 function duration(name: string, value: number | undefined, fallback: number): number {

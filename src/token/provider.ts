@@ -1,8 +1,9 @@
-import { DisposedError, isAuthError, RefreshError } from '../errors.js'
+import { AuthError, DisposedError, isAuthError, RefreshError } from '../errors.js'
 import { aliasDispose } from '../internal/dispose.js'
 import { Events } from '../internal/events.js'
 import { withSignal } from '../internal/signal.js'
 import { clampDelay, Timer, unrefTimer } from '../internal/timer.js'
+import { call, refreshThroughStore } from './fleet.js'
 import { type ResolvedOptions, resolveOptions, type TokenProviderOptions } from './options.js'
 import { backoffDelay, scheduleFor } from './schedule.js'
 import { checkClaims, isNewer, parseToken, type TokenInput, type TokenSet } from './token-set.js'
@@ -51,6 +52,12 @@ interface Held {
   expiredEmitted: boolean
 }
 
+/** A refresh's result: the token, and whether it came from the fleet's store. */
+interface Pulled {
+  token: TokenSet
+  fromStore: boolean
+}
+
 interface Flight {
   readonly promise: Promise<TokenSet>
   readonly controller: AbortController
@@ -77,6 +84,8 @@ class Provider implements TokenProvider {
   #terminal = false
   #disposed = false
   #detach: (() => void) | undefined
+  #unwatch: (() => void) | undefined
+  #storeDownUntil = 0
   declare [Symbol.dispose]: () => void
 
   constructor(options: TokenProviderOptions) {
@@ -88,6 +97,7 @@ class Provider implements TokenProvider {
       this.#reschedule()
     }
     this.#detach = this.#options.fetchToken?.attach?.(this) ?? undefined
+    this.#unwatch = this.#watchStore()
   }
 
   get current(): TokenSet | undefined {
@@ -138,7 +148,10 @@ class Provider implements TokenProvider {
 
   setToken(token: TokenInput): boolean {
     if (this.#disposed) throw new DisposedError(this.#options.label)
-    return this.#offer(this.#parse(token), 'push')
+    const set = this.#parse(token)
+    if (!this.#offer(set, 'push')) return false
+    this.#share(set)
+    return true
   }
 
   invalidate(accessToken: string): void {
@@ -169,8 +182,11 @@ class Provider implements TokenProvider {
     }
     this.#held = undefined
     const detach = this.#detach
+    const unwatch = this.#unwatch
     this.#detach = undefined
+    this.#unwatch = undefined
     try {
+      unwatch?.()
       detach?.()
     } finally {
       this.#events.emit('disposed', undefined)
@@ -259,9 +275,9 @@ class Provider implements TokenProvider {
           )
     if (timeout !== undefined) unrefTimer(timeout)
     const promise = withSignal(this.#pull(reason, controller.signal, delayMs), controller.signal).then(
-      (set) => {
+      ({ token, fromStore }) => {
         clearTimeout(timeout)
-        return this.#succeeded(set, seq, reason)
+        return this.#succeeded(token, seq, fromStore ? 'store' : reason)
       },
       (error: unknown) => {
         clearTimeout(timeout)
@@ -274,9 +290,28 @@ class Provider implements TokenProvider {
     return flight
   }
 
-  async #pull(reason: RefreshReason, signal: AbortSignal, delayMs: number): Promise<TokenSet> {
+  async #pull(reason: RefreshReason, signal: AbortSignal, delayMs: number): Promise<Pulled> {
     if (delayMs > 0) await sleep(delayMs, signal)
-    const current = this.#held?.set
+    const { store, storeKey, storeLeaseMs, storeTimeoutMs, now } = this.#options
+    // Without a store, or while it is down, the provider refreshes on its own.
+    if (store === undefined || now() < this.#storeDownUntil) {
+      return { token: await this.#fetch(reason, signal, this.#held?.set), fromStore: false }
+    }
+    return refreshThroughStore({
+      store,
+      key: storeKey as string,
+      leaseMs: storeLeaseMs,
+      timeoutMs: storeTimeoutMs,
+      reason,
+      signal,
+      current: () => this.#held?.set,
+      adopt: (token) => this.#adopt(token),
+      fetch: (current) => this.#fetch(reason, signal, current),
+      report: (error) => this.#reportStore(error, true),
+    })
+  }
+
+  async #fetch(reason: RefreshReason, signal: AbortSignal, current: TokenSet | undefined): Promise<TokenSet> {
     const fetchToken = this.#options.fetchToken as NonNullable<ResolvedOptions['fetchToken']>
     const input = await fetchToken({
       signal,
@@ -284,15 +319,66 @@ class Provider implements TokenProvider {
       ...(current === undefined ? {} : { current }),
       report: (error) => this.#report(error),
     })
-    let set = this.#parse(input)
+    const set = this.#parse(input)
+    // Servers that do not rotate refresh tokens omit them: keep the one we have.
     if (set.refreshToken === undefined && current?.refreshToken !== undefined) {
-      // Servers that do not rotate refresh tokens omit them: keep the one we have.
-      set = { ...set, refreshToken: current.refreshToken }
+      return { ...set, refreshToken: current.refreshToken }
     }
     return set
   }
 
-  #succeeded(set: TokenSet, seq: number, reason: RefreshReason): TokenSet {
+  // A token from the fleet's store: checked like a push, and taken only when newer.
+  #adopt(token: TokenSet): 'fresh' | 'stale' | 'refused' {
+    let set: TokenSet
+    try {
+      set = this.#parse(token)
+    } catch (error) {
+      this.#reportStore(error, false)
+      return 'refused'
+    }
+    if (!this.#offer(set, 'store')) return 'refused'
+    return this.#options.now() < (this.#held as Held).refreshAt ? 'fresh' : 'stale'
+  }
+
+  // Shares a pushed token with the fleet, in the background: a store problem never fails a push.
+  #share(token: TokenSet): void {
+    const { store, storeKey, storeTimeoutMs } = this.#options
+    if (store === undefined) return
+    void call(
+      { timeoutMs: storeTimeoutMs, report: (error) => this.#reportStore(error, true) },
+      () => store.set(storeKey as string, token),
+      undefined,
+    )
+  }
+
+  // Another process stored a token: take it now if it is newer, rather than at the next refresh.
+  #watchStore(): (() => void) | undefined {
+    const { store, storeKey, storeTimeoutMs } = this.#options
+    if (store?.watch === undefined) return undefined
+    let reading = false
+    return store.watch(storeKey as string, () => {
+      // A refresh in flight reads the store itself.
+      if (reading || this.#disposed || this.#flight !== undefined) return
+      reading = true
+      const context = { timeoutMs: storeTimeoutMs, report: (error: unknown) => this.#reportStore(error, true) }
+      void call(context, () => store.get(storeKey as string), undefined).then((token) => {
+        reading = false
+        if (token !== undefined && !this.#disposed) this.#adopt(token)
+      })
+    })
+  }
+
+  // A store that failed or hung is left alone for a while (five of its timeouts): refreshes meanwhile
+  // do not wait for it, and sharing resumes after.
+  #reportStore(error: unknown, unavailable: boolean): void {
+    if (this.#disposed) return
+    if (unavailable) this.#storeDownUntil = this.#options.now() + 5 * this.#options.storeTimeoutMs
+    const reported =
+      error instanceof Error ? error : new AuthError(`token store: ${describe(error)}`, { code: 'ERR_STORE' })
+    this.#events.emit('error', { error: reported, attempt: 0, willRetry: false, store: true })
+  }
+
+  #succeeded(set: TokenSet, seq: number, reason: TokenReason): TokenSet {
     if (this.#disposed) throw new DisposedError(this.#options.label)
     this.#flight = undefined
     const now = this.#options.now()

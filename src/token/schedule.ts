@@ -16,6 +16,10 @@ export const providerDefaults = Object.freeze({
   refreshJitterRatio: 0.1,
   /** A refresh that has not settled after this long fails with `ERR_REFRESH_TIMEOUT`. */
   refreshTimeoutMs: 30_000,
+  /** The fleet's refresh lease: how long one process may take to refresh for all before another takes over. */
+  storeLeaseMs: 5_000,
+  /** Every call to the fleet's token store gives up after this long; the provider then goes on locally. */
+  storeTimeoutMs: 2_000,
   /** Failed refreshes back off exponentially from `baseDelayMs` to `maxDelayMs`, up to 20% earlier at random. */
   retry: Object.freeze({
     /** Consecutive failed attempts before giving up (state `failed`). */

@@ -1,0 +1,147 @@
+import { AuthError } from '../errors.js'
+import { unrefTimer } from '../internal/timer.js'
+import type { Lease, TokenStore } from '../store/types.js'
+import type { TokenSet } from './token-set.js'
+import type { RefreshReason } from './types.js'
+
+/** What a refresh through the fleet's store needs from its provider. */
+export interface FleetRefresh extends StoreCallContext {
+  readonly store: TokenStore
+  readonly key: string
+  readonly leaseMs: number
+  readonly reason: RefreshReason
+  readonly signal: AbortSignal
+  /** The token the provider holds now (a stored one may have been adopted since the start). */
+  current(): TokenSet | undefined
+  /** Offers a stored token; returns `'fresh'` when it now serves and needs no refresh. */
+  adopt(token: TokenSet): 'fresh' | 'stale' | 'refused'
+  /** Gets a token from the source (`fetchToken`), with the given current token. */
+  fetch(current: TokenSet | undefined): Promise<TokenSet>
+}
+
+/** The outcome: a token to install, and whether it came from the store. */
+export interface FleetResult {
+  token: TokenSet
+  fromStore: boolean
+}
+
+const waitRounds = 3
+
+/**
+ * refreshThroughStore refreshes one identity for the whole fleet:
+ * 1. a stored token newer than ours is adopted, and if it is fresh that is all (no fetch) —
+ *    except for a manual refresh, which always gets a new token;
+ * 2. otherwise one process takes the lease, fetches, writes the token to the store and releases;
+ * 3. the others wait for the stored token (woken by `watch`, or polling) up to the lease's
+ *    time-to-live, then try for the lease again: a holder that died is replaced by one other
+ *    process, not by all of them. After a few rounds a process fetches for itself.
+ * Every store call has a timeout; a store that fails or hangs is reported, and the refresh goes
+ * on locally, so a store problem never fails a request.
+ */
+export async function refreshThroughStore(refresh: FleetRefresh): Promise<FleetResult> {
+  const { store, key } = refresh
+  for (let round = 0; round < waitRounds; round++) {
+    if (refresh.reason !== 'manual' || round > 0) {
+      const stored = await call(refresh, () => store.get(key), undefined)
+      if (stored !== undefined && refresh.adopt(stored) === 'fresh') return { token: stored, fromStore: true }
+    }
+    const lease = await call(refresh, () => store.acquire(key, refresh.leaseMs), 'unavailable' as const)
+    if (lease === 'unavailable') break
+    if (lease !== undefined) return fetchAndShare(refresh, lease)
+    const delivered = await waitForHolder(refresh)
+    if (delivered !== undefined) return { token: delivered, fromStore: true }
+  }
+  return fetchAndShare(refresh, undefined)
+}
+
+async function fetchAndShare(refresh: FleetRefresh, lease: Lease | undefined): Promise<FleetResult> {
+  try {
+    const token = await refresh.fetch(refresh.current())
+    await call(refresh, () => refresh.store.set(refresh.key, token), undefined)
+    return { token, fromStore: false }
+  } finally {
+    // Released in the background, bounded like every store call, even when the refresh was aborted.
+    if (lease !== undefined)
+      void call({ timeoutMs: refresh.timeoutMs, report: refresh.report }, () => lease.release(), undefined)
+  }
+}
+
+// Waits up to the lease's time-to-live for the holder to store a token newer than ours. The store
+// is read right after subscribing, so a token stored in between is not missed.
+async function waitForHolder(refresh: FleetRefresh): Promise<TokenSet | undefined> {
+  const { store, key, signal } = refresh
+  const until = Date.now() + refresh.leaseMs
+  // A notification that arrives while we read the store must not be lost: it is remembered.
+  let notified = false
+  let wake = () => {
+    notified = true
+  }
+  const stop = store.watch?.(key, () => wake())
+  try {
+    for (let pause = 25; ; pause = Math.min(pause * 2, 250)) {
+      notified = false
+      const stored = await call(refresh, () => store.get(key), undefined)
+      if (stored !== undefined && refresh.adopt(stored) !== 'refused') return stored
+      if (Date.now() >= until) return undefined
+      if (notified) continue
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(done, Math.min(pause, until - Date.now()))
+        unrefTimer(timer)
+        function done() {
+          clearTimeout(timer)
+          signal.removeEventListener('abort', aborted)
+          wake = () => {
+            notified = true
+          }
+          resolve()
+        }
+        function aborted() {
+          clearTimeout(timer)
+          reject(signal.reason)
+        }
+        wake = done
+        if (signal.aborted) aborted()
+        else signal.addEventListener('abort', aborted, { once: true })
+      })
+    }
+  } finally {
+    stop?.()
+  }
+}
+
+/** What a store call needs: a timeout, a signal that ends the wait, and where problems go. */
+export interface StoreCallContext {
+  readonly timeoutMs: number
+  readonly signal?: AbortSignal
+  report(error: unknown): void
+}
+
+/**
+ * call runs one store operation, bounded by the timeout (and the signal): a failure or a timeout
+ * is reported and `fallback` returned, so the store can never fail or hang a refresh. An abort
+ * rejects, ending the refresh it belongs to.
+ */
+export async function call<T, F>(context: StoreCallContext, operation: () => Promise<T>, fallback: F): Promise<T | F> {
+  const { signal } = context
+  let timer: ReturnType<typeof setTimeout> | undefined
+  let onAbort: (() => void) | undefined
+  const bounded = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(new AuthError(`the token store did not answer within ${context.timeoutMs} ms`, { code: 'ERR_STORE' }))
+    }, context.timeoutMs)
+    unrefTimer(timer)
+    onAbort = () => reject(signal?.reason)
+    signal?.addEventListener('abort', onAbort, { once: true })
+  })
+  try {
+    if (signal?.aborted === true) throw signal.reason
+    return await Promise.race([Promise.resolve().then(operation), bounded])
+  } catch (error) {
+    if (signal?.aborted === true) throw error
+    context.report(error)
+    return fallback
+  } finally {
+    clearTimeout(timer)
+    if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort)
+  }
+}
