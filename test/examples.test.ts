@@ -1,0 +1,58 @@
+import { execFile } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { describe, expect, it } from 'vitest'
+
+// Every example runs here, against its own local servers, so none can rot. They run from source
+// through tsx (tsconfig `paths` map `refreshing-client` to src/), as `npm run demo` does.
+const root = fileURLToPath(new URL('..', import.meta.url))
+
+function run(
+  file: string,
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', `examples/${file}`],
+      { cwd: root, env: { ...process.env, ...env }, timeout: 60_000 },
+      (error, stdout, stderr) => resolve({ code: error === null ? 0 : (error.code as number | null), stdout, stderr }),
+    )
+  })
+}
+
+const examples: [file: string, output: RegExp][] = [
+  ['persistent-agent.ts', /^\d+ calls, 0 failed, across [3-9]\d* tokens$/m],
+  ['many-agents.ts', /town accepted \d+, refused 0\nafter brook left: 2 scopes\nafter dispose: 0 scopes/],
+  [
+    'control-plane-push.ts',
+    /push for session-42: 204\npush for session-42: 409\npush for session-42: 403\nthe session called the API with the pushed token: 200/,
+  ],
+  ['service-to-service.ts', /^called as svc: ok=true$/m],
+  ['fetch-for-sdk.ts', /sdk: \{[\s\S]*ok: true[\s\S]*ky: \{ ok: true/],
+  [
+    'using-dispose.ts',
+    /inside the block: 200, 1 scope\nafter the block: 0 scopes\nprovider after client.dispose\(\): fresh\nprovider after tokens.dispose\(\): disposed/,
+  ],
+  [
+    'events.ts',
+    /reason=initial[\s\S]*reason=scheduled[\s\S]*refreshFailures: 0,\n\s+unauthorized: 0,\n\s+heartbeatFailures: 0/,
+  ],
+  ['fleet.ts', /^5 replicas, 1 token, 1 grant$/m],
+]
+
+describe.concurrent('examples', () => {
+  it.each(examples)('%s runs and prints what it promises', async (file, output) => {
+    const { code, stdout, stderr } = await run(file)
+    expect(stderr).toBe('')
+    expect(stdout).toMatch(output)
+    expect(code).toBe(0)
+  })
+
+  it('the demo: 0 failures for the library agents, some for the naive one, nothing left', async () => {
+    const { code, stdout } = await run('demo.ts', { DEMO_MS: '4500' })
+    expect(stdout).toMatch(/refreshing-client agents: 0 failed requests/)
+    expect(Number(/naive agent:\s+(\d+) failed/.exec(stdout)?.[1])).toBeGreaterThan(0)
+    expect(stdout).toMatch(/registry size after dispose: 0/)
+    expect(code).toBe(0)
+  })
+})
