@@ -81,24 +81,26 @@ export function refreshTokenGrant(options: RefreshTokenGrantOptions): FetchToken
   })
   const ledger = new RefreshTokens(refreshToken)
 
-  const grant = async ({ signal, current, report }: FetchTokenContext): Promise<TokenInput> => {
-    signal.throwIfAborted()
+  // A grant that reached the server runs to its end even when the provider gives up on it (its
+  // refresh timeout, or disposal): a rotating server has already spent the refresh token, so the
+  // rotated one must be recorded and handed to onRotate, or it is lost and the next grant fails
+  // with invalid_grant. Only the caller's wait is cut short; the endpoint's timeout bounds the grant.
+  const grant = async ({ current, report }: FetchTokenContext): Promise<TokenInput> => {
     const sent = ledger.pick(current?.refreshToken)
     const params: (readonly [string, string])[] = [
       ['grant_type', 'refresh_token'],
       ['refresh_token', sent],
     ]
     if (scope !== undefined) params.push(['scope', scope])
-    const response = await requestToken(endpoint, params, signal, [sent, formEncode(sent)])
+    const response = await requestToken(endpoint, params, undefined, [sent, formEncode(sent)])
     const rotated =
       response.refreshToken !== undefined && response.refreshToken !== sent ? response.refreshToken : undefined
     // Recorded before onRotate runs: whatever it does, the rotated token is the one we send next.
     ledger.settle(sent, rotated)
     if (rotated !== undefined && onRotate !== undefined) {
-      const persisted = Promise.resolve()
+      await Promise.resolve()
         .then(() => onRotate(rotated))
         .then(noop, (error: unknown) => report(rotateFailed(error)))
-      await withSignal(persisted, signal)
     }
     return toTokenInput(response, rotated ?? sent)
   }
@@ -107,9 +109,13 @@ export function refreshTokenGrant(options: RefreshTokenGrantOptions): FetchToken
   const fetchToken: FetchToken = (context) => {
     // One grant at a time: a rotating server treats a second use of a refresh token as a replay
     // (and may revoke the whole token family), so the next grant starts after the last one settled.
-    const run = queue.then(() => grant(context))
+    const run = queue.then(() => {
+      // A refresh aborted while it waited its turn never reaches the server.
+      context.signal.throwIfAborted()
+      return grant(context)
+    })
     queue = run.then(noop, noop)
-    return run
+    return withSignal(run, context.signal)
   }
   return fetchToken
 }

@@ -21,7 +21,7 @@ const retryAfterStatusCodes = [429, 503]
 export async function requestToken(
   endpoint: Endpoint,
   grant: ReadonlyArray<readonly [string, string]>,
-  signal: AbortSignal,
+  signal: AbortSignal | undefined,
   sentSecrets: readonly string[] = [],
 ): Promise<TokenResponse> {
   const secrets = [...endpoint.secrets, ...sentSecrets]
@@ -31,7 +31,7 @@ export async function requestToken(
     const pending = ky.post(endpoint.url, {
       body: new URLSearchParams([...grant, ...endpoint.params] as [string, string][]).toString(),
       headers: endpoint.headers,
-      signal,
+      ...(signal === undefined ? {} : { signal }),
       // A followed 307 or 308 would post the form (a client secret, a refresh token) to wherever
       // `Location` points. A token endpoint has no business redirecting: report it instead.
       redirect: 'manual',
@@ -56,9 +56,14 @@ export async function requestToken(
   return parseTokenResponse(text, status, endpoint.label, secrets)
 }
 
-function failure(error: unknown, endpoint: Endpoint, signal: AbortSignal, secrets: readonly string[]): unknown {
+function failure(
+  error: unknown,
+  endpoint: Endpoint,
+  signal: AbortSignal | undefined,
+  secrets: readonly string[],
+): unknown {
   // The provider aborted (its refresh timeout, or disposal): its reason is the error to report.
-  if (signal.aborted) return signal.reason
+  if (signal?.aborted === true) return signal.reason
   const { label } = endpoint
   if (isHTTPError(error)) {
     const { status } = error.response

@@ -226,8 +226,39 @@ describe('refreshTokenGrant against a rotating token endpoint', () => {
     const first = fetchToken({ signal: new AbortController().signal, reason: 'manual', report })
     const second = fetchToken({ signal: controller.signal, reason: 'manual', report })
     controller.abort(new Error('gave up'))
+    const gaveUp = expect(second).rejects.toThrow('gave up')
     await first
-    await expect(second).rejects.toThrow('gave up')
+    await gaveUp
     expect(sent()).toEqual(['rt-1'])
+  })
+
+  it('keeps a rotation that lands after the provider gave up on the grant, and hands it to onRotate', async () => {
+    const handler = rotatingServer()
+    let slow = true
+    server.reset(async (hit) => {
+      if (slow) {
+        slow = false
+        await sleep(300) // the provider's refresh times out before the server answers
+      }
+      return handler(hit)
+    })
+    const persisted: string[] = []
+    const tokens = provider(
+      refreshTokenGrant({
+        tokenUrl: server.tokenUrl,
+        clientId: 'agent',
+        refreshToken: 'rt-1',
+        onRotate: (refreshToken) => {
+          persisted.push(refreshToken)
+        },
+      }),
+      { refreshTimeoutMs: 100 },
+    )
+    await expect(tokens.getToken()).rejects.toMatchObject({ code: 'ERR_REFRESH_TIMEOUT' })
+    await sleep(400)
+    // The server spent rt-1 and rotated in rt-2: it was recorded, persisted, and is what we send next.
+    expect(persisted).toEqual(['rt-2'])
+    await tokens.refresh()
+    expect(sent()).toEqual(['rt-1', 'rt-2'])
   })
 })
