@@ -45,6 +45,7 @@ export interface AuthErrorOptions {
  * ```
  */
 export class AuthError extends Error {
+  /** `'AuthError'`, also across copies of the library. */
   override name = 'AuthError'
   /** A stable, machine-readable code such as `ERR_REFRESH`. */
   readonly code: string
@@ -64,6 +65,7 @@ export class AuthError extends Error {
  * not a usable token. The message names the problem, never the token.
  */
 export class TokenDecodeError extends AuthError {
+  /** `'TokenDecodeError'`, also across copies of the library. */
   override name = 'TokenDecodeError'
   constructor(message: string, options: Omit<AuthErrorOptions, 'code'> = {}) {
     super(message, { ...options, code: 'ERR_TOKEN_DECODE' })
@@ -76,6 +78,7 @@ export class TokenDecodeError extends AuthError {
  * (`ERR_REFRESH_TIMEOUT`), or a push-only provider has no token (`ERR_NO_TOKEN`).
  */
 export class RefreshError extends AuthError {
+  /** `'RefreshError'`, also across copies of the library. */
   override name = 'RefreshError'
   constructor(message: string, options: AuthErrorOptions = {}) {
     super(message, { ...options, code: options.code ?? 'ERR_REFRESH' })
@@ -94,6 +97,7 @@ export const terminalOAuth2Errors: ReadonlySet<string> = new Set([
  * `invalid_client` and `unauthorized_client` are terminal.
  */
 export class OAuth2Error extends AuthError {
+  /** `'OAuth2Error'`, also across copies of the library. */
   override name = 'OAuth2Error'
   /** The `error` field of the response, such as `invalid_grant`. */
   readonly error: string
@@ -119,6 +123,7 @@ export class OAuth2Error extends AuthError {
  * token. Heartbeats report it; `client.fetch` never throws it (it returns the response).
  */
 export class UnauthorizedError extends AuthError {
+  /** `'UnauthorizedError'`, also across copies of the library. */
   override name = 'UnauthorizedError'
   /** The final HTTP status (401 unless `retryOnStatus` says otherwise). */
   readonly status: number
@@ -134,6 +139,7 @@ export class UnauthorizedError extends AuthError {
 
 /** DisposedError is thrown or rejected by any call on an object after its `dispose()`. */
 export class DisposedError extends AuthError {
+  /** `'DisposedError'`, also across copies of the library. */
   override name = 'DisposedError'
   constructor(what: string) {
     super(`${what} has been disposed`, { code: 'ERR_DISPOSED' })
@@ -145,6 +151,7 @@ export class DisposedError extends AuthError {
  * `baseUrl`'s origin nor one of `allowedOrigins`). No network I/O happens.
  */
 export class CrossOriginError extends AuthError {
+  /** `'CrossOriginError'`, also across copies of the library. */
   override name = 'CrossOriginError'
   /** The origin that was refused. */
   readonly origin: string

@@ -22,11 +22,14 @@ export { getGlobalRegistry } from './registry/global.js'
 export { startHeartbeat } from './registry/heartbeat.js'
 export { createRegistry } from './registry/registry.js'
 export type {
+  HasDispose,
   Heartbeat,
   HeartbeatEvents,
   HeartbeatOptions,
   PushStatus,
   RefreshAllOptions,
+  RefreshAllResult,
+  Releasable,
   Scope,
   ScopeOptions,
   TokenRegistry,

@@ -43,6 +43,7 @@ export class RefreshingClient implements Disposable {
   readonly #owned: boolean
   #ky: KyInstance | undefined
   #disposed = false
+  /** Same as `dispose()`, for `using`. */
   declare [Symbol.dispose]: () => void
 
   constructor(options: RefreshingClientOptions) {
@@ -188,6 +189,10 @@ export class RefreshingClient implements Disposable {
     return names
   }
 
+  /**
+   * A token-free summary, for logs: the origins that may receive the token, and whether it is disposed.
+   * @internal
+   */
   toJSON(): { origins: string[]; disposed: boolean } {
     return { origins: this.#policy.origins, disposed: this.#disposed }
   }

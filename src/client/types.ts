@@ -39,7 +39,17 @@ export type RefreshingClientEvents = {
    * A request ended rejected: `retried: false` when no fresh token could be had (the refresh
    * failed, or gave the same token back), `retried: true` when the replay was refused too.
    */
-  unauthorized: { url: string; status: number; retried: boolean }
+  unauthorized: {
+    /** The request URL, without query or fragment. */
+    url: string
+    /** The final status. */
+    status: number
+    /** Whether the request was replayed with a fresh token before it ended refused. */
+    retried: boolean
+  }
   /** A refused request is being replayed with a fresh token. */
-  retry: { url: string }
+  retry: {
+    /** The request URL, without query or fragment. */
+    url: string
+  }
 }

@@ -4,7 +4,15 @@ import { Events } from '../internal/events.js'
 import type { TokenInput } from '../token/token-set.js'
 import type { TokenProvider } from '../token/types.js'
 import { ScopeImpl } from './scope.js'
-import type { PushStatus, RefreshAllOptions, Scope, ScopeOptions, TokenRegistry, TokenRegistryEvents } from './types.js'
+import type {
+  PushStatus,
+  RefreshAllOptions,
+  RefreshAllResult,
+  Scope,
+  ScopeOptions,
+  TokenRegistry,
+  TokenRegistryEvents,
+} from './types.js'
 
 /**
  * reportPush is how a push handler (of any copy of the library) reports an outcome to a registry,
@@ -84,7 +92,7 @@ class Registry implements TokenRegistry {
     return scope === undefined ? false : scope.tokens.setToken(token)
   }
 
-  async refreshAll(options: RefreshAllOptions = {}): Promise<{ refreshed: number; failed: number }> {
+  async refreshAll(options: RefreshAllOptions = {}): Promise<RefreshAllResult> {
     this.#check()
     const { filter, concurrency = 8 } = options
     if (filter !== undefined && typeof filter !== 'function') throw new TypeError('filter must be a function')

@@ -6,7 +6,7 @@ import type { TokenProviderOptions } from '../token/options.js'
 import { createTokenProvider } from '../token/provider.js'
 import type { TokenProvider } from '../token/types.js'
 import { HeartbeatImpl } from './heartbeat.js'
-import type { Heartbeat, HeartbeatOptions, Scope, ScopeOptions } from './types.js'
+import type { Heartbeat, HeartbeatOptions, Releasable, Scope, ScopeOptions } from './types.js'
 
 /** Something whose members can leave it one by one (a scope). */
 export interface MemberOwner {
@@ -81,7 +81,7 @@ export class ScopeImpl implements Scope, MemberOwner {
     return heartbeat
   }
 
-  add<T extends Disposable | { dispose(): void } | (() => void)>(resource: T): T {
+  add<T extends Releasable>(resource: T): T {
     this.#check()
     const valid =
       typeof resource === 'function' ||

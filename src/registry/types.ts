@@ -5,7 +5,12 @@ import type { TokenInput } from '../token/token-set.js'
 import type { TokenProvider } from '../token/types.js'
 
 /** How a scope gets its provider: options for a provider it makes and owns, or a shared one. */
-export type ScopeOptions = TokenProviderOptions | { tokens: TokenProvider }
+export type ScopeOptions =
+  | TokenProviderOptions
+  | {
+      /** A provider the scope shares and never disposes (a container token, say). */
+      tokens: TokenProvider
+    }
 
 /** Options of `refreshAll()`. */
 export interface RefreshAllOptions {
@@ -15,19 +20,43 @@ export interface RefreshAllOptions {
   concurrency?: number
 }
 
+/** The outcome of `refreshAll()`. */
+export interface RefreshAllResult {
+  /** Providers refreshed. */
+  refreshed: number
+  /** Providers whose refresh failed (each an `error` event). */
+  failed: number
+}
+
 /** The outcome of a push, as reported in the registry's `push` event. */
 export type PushStatus = 204 | 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415
 
 /** The events of a {@link TokenRegistry}. None carries a token. */
 export type TokenRegistryEvents = {
   /** A scope was created. */
-  scope: { id: string }
+  scope: {
+    /** The scope's id. */
+    id: string
+  }
   /** A scope was disposed (and left the registry). */
-  disposed: { id: string }
+  disposed: {
+    /** The scope's id. */
+    id: string
+  }
   /** A push handler applied (204) or refused a token for a scope. */
-  push: { id: string | undefined; status: PushStatus }
+  push: {
+    /** The scope the push was for, when the request named a known one. */
+    id: string | undefined
+    /** The status the handler answered. */
+    status: PushStatus
+  }
   /** A scope's refresh failed during `refreshAll()`. */
-  error: { id: string; error: unknown }
+  error: {
+    /** The scope's id. */
+    id: string
+    /** The failure, a `RefreshError` with its `cause`. */
+    error: unknown
+  }
 }
 
 /**
@@ -53,7 +82,7 @@ export interface TokenRegistry extends Disposable {
   /** Pushes a token to exactly one scope; `false` when there is no such scope or the token is not newer. */
   setToken(id: string, token: TokenInput): boolean
   /** Forces one refresh of each matching scope's provider (push-only ones are skipped); never throws for a scope's failure. */
-  refreshAll(options?: RefreshAllOptions): Promise<{ refreshed: number; failed: number }>
+  refreshAll(options?: RefreshAllOptions): Promise<RefreshAllResult>
   /** Subscribes to an event; returns the unsubscribe function. */
   on<K extends keyof TokenRegistryEvents>(type: K, handler: (event: TokenRegistryEvents[K]) => void): () => void
   /** Disposes every scope. Idempotent. */
@@ -76,9 +105,27 @@ export interface Scope extends Disposable {
   client(options: Omit<RefreshingClientOptions, 'tokens'>): RefreshingClient
   /** A heartbeat owned by the scope; without `client`, it gets a client of its own for `url`'s origin. */
   heartbeat(options: HeartbeatOptions): Heartbeat
-  /** Makes the scope own `resource` (a `Disposable`, anything with `dispose()`, or a cleanup function); returns it. */
-  add<T extends Disposable | { dispose(): void } | (() => void)>(resource: T): T
+  /**
+   * Makes the scope own `resource` (a `Disposable`, anything with `dispose()`, or a cleanup function); returns it.
+   * @typeParam T - The resource's type, returned as is.
+   */
+  add<T extends Releasable>(resource: T): T
   /** Releases everything the scope owns, last-in first-out, and leaves the registry. Idempotent. */
+  dispose(): void
+}
+
+/** Something a scope can own and release: a `Disposable`, anything with `dispose()`, or a cleanup function. */
+export type Releasable = Disposable | HasDispose | (() => void)
+
+/** An object released by its `dispose()` method (many libraries' resources, before `Symbol.dispose`). */
+export interface HasDispose {
+  /**
+   * Releases the resource.
+   * @example
+   * ```ts
+   * scope.add({ dispose: () => socket.close() })
+   * ```
+   */
   dispose(): void
 }
 
@@ -103,9 +150,21 @@ export interface HeartbeatOptions {
 /** The events of a {@link Heartbeat}. */
 export type HeartbeatEvents = {
   /** A beat got a response (any status). */
-  beat: { status: number; ok: boolean }
+  beat: {
+    /** The response status. */
+    status: number
+    /** Whether it was a 2xx. */
+    ok: boolean
+  }
   /** A beat failed: a non-2xx status (a 401 that survived the retry included), or an error. */
-  failure: { status?: number; error?: unknown; consecutive: number }
+  failure: {
+    /** The response status, when there was a response. */
+    status?: number
+    /** An `UnauthorizedError` for a final 401, or the error that stopped the beat. */
+    error?: unknown
+    /** Failed beats in a row, this one included. */
+    consecutive: number
+  }
 }
 
 /** Heartbeat sends a request every `intervalMs`, never two at once, and counts the outcomes. */

@@ -22,7 +22,14 @@ export interface TokenProviderOptions {
   /** A `fetchToken` that has not settled after this long is aborted and counts as failed. @default 30_000 */
   refreshTimeoutMs?: number
   /** Backoff after failed refreshes, with jitter. @default { attempts: Infinity, baseDelayMs: 1_000, maxDelayMs: 30_000 } */
-  retry?: { attempts?: number; baseDelayMs?: number; maxDelayMs?: number }
+  retry?: {
+    /** Failed attempts in a row before the provider gives up (state `failed`). @default Infinity */
+    attempts?: number
+    /** The first wait after a failure. @default 1_000 */
+    baseDelayMs?: number
+    /** The longest wait. @default 30_000 */
+    maxDelayMs?: number
+  }
   /** Claims every token must have, such as `{ sub: agentId }`; others are refused (`ERR_CLAIMS_MISMATCH`). */
   expectedClaims?: Record<string, unknown>
   /** The clock, in epoch ms. @default Date.now */

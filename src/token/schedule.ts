@@ -24,7 +24,9 @@ export const providerDefaults = Object.freeze({
   retry: Object.freeze({
     /** Consecutive failed attempts before giving up (state `failed`). */
     attempts: Number.POSITIVE_INFINITY,
+    /** The first wait after a failure. */
     baseDelayMs: 1_000,
+    /** The longest wait. */
     maxDelayMs: 30_000,
   }),
 })

@@ -27,7 +27,18 @@ export interface TokenSet {
 export type TokenInput =
   | string
   | TokenSet
-  | { accessToken: string; expiresIn: number; refreshToken?: string; tokenType?: string; scope?: string }
+  | {
+      /** The access token. */
+      accessToken: string
+      /** Its lifetime in seconds from now, as in an OAuth2 token response. */
+      expiresIn: number
+      /** A refresh token that came with it. */
+      refreshToken?: string
+      /** The token type, such as `Bearer`. */
+      tokenType?: string
+      /** The granted scope, space-separated. */
+      scope?: string
+    }
 
 /** Options of {@link parseToken}. */
 export interface ParseTokenOptions {

@@ -33,6 +33,7 @@ export interface FetchTokenContext {
  */
 export interface FetchToken {
   (context: FetchTokenContext): Promise<TokenInput>
+  /** Called once by the provider at its creation; the function it returns is called at disposal. */
   attach?: (provider: TokenProvider) => (() => void) | undefined
 }
 
@@ -53,11 +54,19 @@ export interface TokenProviderErrorEvent {
 /** The events of a {@link TokenProvider}. Only `token` carries a token. */
 export type TokenProviderEvents = {
   /** The current token changed. */
-  token: { token: TokenSet; reason: TokenReason }
+  token: {
+    /** The new token, the only place an event carries one: never log it. */
+    token: TokenSet
+    /** Why it changed. */
+    reason: TokenReason
+  }
   /** A refresh failed, or a non-fatal problem was reported. */
   error: TokenProviderErrorEvent
   /** The current token passed its expiry (less the clock skew) without being replaced. */
-  expired: { expiresAt: number }
+  expired: {
+    /** When the token expires (epoch ms). */
+    expiresAt: number
+  }
   /** The provider was disposed. */
   disposed: undefined
 }
