@@ -52,7 +52,9 @@ export class HeartbeatImpl implements Heartbeat {
     ownsClient: boolean,
     owner: MemberOwner | undefined,
   ) {
-    const { url, intervalMs, method = 'POST', body, jitterRatio = 0.1, timeoutMs = intervalMs } = options
+    const { url, intervalMs, method = 'POST', body, jitterRatio = 0.1 } = options
+    // A beat that waits for a first token, or crosses a loaded machine, needs more than a short interval.
+    const timeoutMs = options.timeoutMs ?? Math.max(intervalMs, 10_000)
     if (typeof url !== 'string' && !(url instanceof URL)) throw new TypeError('heartbeat url must be a string or URL')
     if (!(intervalMs > 0) || !Number.isFinite(intervalMs)) throw new RangeError('intervalMs must be a positive number')
     if (!(jitterRatio >= 0 && jitterRatio < 1)) throw new RangeError('jitterRatio must be at least 0 and below 1')

@@ -143,7 +143,7 @@ export interface HeartbeatOptions {
   body?: () => unknown
   /** Each interval varies by up to this fraction, either way. @default 0.1 */
   jitterRatio?: number
-  /** A beat that has not answered after this long fails. @default intervalMs */
+  /** A beat that has not answered after this long fails. @default the larger of intervalMs and 10_000 */
   timeoutMs?: number
 }
 
