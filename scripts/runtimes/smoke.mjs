@@ -40,7 +40,7 @@ export async function smoke(rc, config) {
         body: JSON.stringify({ sub, ttl }),
         signal,
       })
-      return { accessToken: body.access_token, expiresIn: body.expires_in }
+      return body.access_token // a JWT: the provider reads its expiry from `exp`
     }
     return Object.assign(fetchToken, { calls: () => calls })
   }
@@ -186,10 +186,11 @@ export async function smoke(rc, config) {
       clientB.fetch(url(apiUrl, 'whoami')).then((response) => response.json()),
     ])
     expect(whoA.sub === `${run}.a` && whoB.sub === `${run}.b`, 'a scope used another scope’s token')
-    const heartbeat = a.heartbeat({ url: url(apiUrl, 'beat'), intervalMs: 60_000 })
+    const heartbeat = a.heartbeat({ url: url(apiUrl, 'beat'), intervalMs: 100, jitterRatio: 0 })
     const beat = await new Promise((resolve) => heartbeat.on('beat', resolve))
-    expect(beat.ok && heartbeat.sent === 1 && heartbeat.ok === 1, `the heartbeat's first beat: ${JSON.stringify(beat)}`)
+    expect(beat.ok && heartbeat.ok >= 1, `the heartbeat's first beat: ${JSON.stringify(beat)}`)
     a.dispose()
+    const sent = heartbeat.sent
     expect(registry.size === 1 && !registry.has(`${run}.a`) && a.disposed, 'a disposed scope stayed in the registry')
     registry.dispose()
     expect(registry.size === 0 && b.disposed && [...registry.ids()].length === 0, `size ${registry.size} after dispose`)
@@ -198,7 +199,8 @@ export async function smoke(rc, config) {
       (error) => error,
     )
     expect(rc.isAuthError(error, 'ERR_DISPOSED'), `a disposed scope's client answered ${describeError(error)}`)
-    expect(heartbeat.sent === 1, 'the heartbeat went on after dispose()')
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    expect(heartbeat.sent === sent, 'the heartbeat went on after dispose()')
   })
 
   await check('push handler: Request -> Response', async () => {
