@@ -200,20 +200,23 @@ async function findBinary(name) {
   const modules = join(cache, 'node_modules')
   const manifest = join(modules, name, 'package.json')
   if (!existsSync(manifest) || JSON.parse(readFileSync(manifest, 'utf8')).version !== pinned[name]) return undefined
-  // npm's bin link works once the package's postinstall has run; without it, the binary is still in
-  // the platform package (@oven/bun-linux-x64, @deno/linux-x64-glibc, @cloudflare/workerd-linux-64…).
+  // The native binary in the platform package (@oven/bun-linux-x64, @deno/linux-x64-glibc,
+  // @cloudflare/workerd-linux-64…) first: without the package's postinstall, npm's bin link is a
+  // Node.js shim (workerd's does not pass on --control-fd's descriptor) or a placeholder (Bun's).
+  // Bun's postinstall moves its binary out of the platform package: then the bin link is it.
   const platform = {
     bun: ['@oven', 'bun-', 'bin/bun'],
     deno: ['@deno', '', 'deno'],
     workerd: ['@cloudflare', 'workerd-', 'bin/workerd'],
   }
   const [scope, prefix, path] = platform[name]
-  const candidates = [join(modules, '.bin', name)]
+  const candidates = []
   if (existsSync(join(modules, scope))) {
     for (const entry of readdirSync(join(modules, scope))) {
       if (entry.startsWith(prefix)) candidates.push(join(modules, scope, entry, path))
     }
   }
+  candidates.push(join(modules, '.bin', name))
   for (const command of candidates) {
     if (!existsSync(command)) continue
     try {
