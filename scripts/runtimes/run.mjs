@@ -39,12 +39,12 @@ const runTimeoutMs = 120_000
 const exitGraceMs = 10_000
 
 const runtimes = [
-  // The machine's Node.js: the one running this script.
-  { name: 'node', prepare: async () => ({ command: process.execPath }), run: runFile },
-  { name: 'node@22', prepare: () => npxNode(22), run: runFile },
-  { name: 'node@24', prepare: () => npxNode(24), run: runFile },
-  { name: 'bun', prepare: () => installed('bun'), run: runFile },
-  { name: 'deno', prepare: () => installed('deno'), run: runFile },
+  // Node 20 is the machine's own (the one running this script) where it is Node 20.
+  { name: 'node@20', prepare: () => npxNode(20), run: runFile, version: /^20\./ },
+  { name: 'node@22', prepare: () => npxNode(22), run: runFile, version: /^22\./ },
+  { name: 'node@24', prepare: () => npxNode(24), run: runFile, version: /^24\./ },
+  { name: 'bun', prepare: () => installed('bun'), run: runFile, version: exactly(pinned.bun) },
+  { name: 'deno', prepare: () => installed('deno'), run: runFile, version: exactly(pinned.deno) },
   { name: 'workerd', prepare: () => installed('workerd'), run: runWorkerd },
   { name: 'chromium', prepare: chromium, run: runChromium },
 ]
@@ -103,6 +103,11 @@ async function matrixRow(runtime) {
     row.checks = result.checks
     row.ok = result.ok && result.checks.every((entry) => entry.ok) && result.failure === undefined
     row.failure = result.failure
+    // The version in the table is the one the runtime reports from inside: it must be the one meant.
+    if (runtime.version && !runtime.version.test(row.version)) {
+      row.ok = false
+      row.failure ??= `version: ran ${row.version || 'an unknown version'}, not ${runtime.version}`
+    }
   } catch (error) {
     row.failure = message(error)
   } finally {
@@ -160,8 +165,12 @@ async function bundled() {
   return outfile
 }
 
-/** npxNode fetches Node `major` with `npx -y node@<major>` (npm caches it) and finds its binary. */
+/**
+ * npxNode finds Node `major`: this process's own when it is that major, or else the one that
+ * `npx -y node@<major>` fetches (npm caches it).
+ */
 async function npxNode(major) {
+  if (process.versions.node.split('.')[0] === String(major)) return { command: process.execPath }
   const { stdout } = await exec('npx', ['-y', `node@${major}`, '-p', 'process.execPath'], {
     cwd: tmpdir(),
     timeout: 300_000,
@@ -448,6 +457,10 @@ function message(error) {
 
 function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+function exactly(version) {
+  return new RegExp(`^${version.replace(/\./g, '\\.')}$`)
 }
 
 function within(ms, what, promise) {
