@@ -248,10 +248,14 @@ async function chromium() {
     console.log(`installing Debian's chromium with ${asRoot ? '' : 'sudo '}apt-get`)
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
     const apt = async (args) => {
-      const [command, ...rest] = [...sudo, 'apt-get', ...args]
+      // Wait for a dpkg lock that another apt run holds, rather than fail at once.
+      const [command, ...rest] = [...sudo, 'apt-get', '-o', 'DPkg::Lock::Timeout=120', ...args]
       await exec(command, rest, { env, timeout: 300_000, log: join(logs, 'chromium-install.log') })
     }
-    await apt(['update', '-qq'])
+    // A failed update (one unreachable list, say) may still leave lists that have chromium.
+    await apt(['update', '-qq']).catch((error) =>
+      console.log(`apt-get update failed, installing anyway: ${message(error)}`),
+    )
     await apt(['install', '-y', '-qq', 'chromium'])
     if (!existsSync(command)) throw new Error(`apt-get installed chromium, but ${command} does not exist`)
   }
