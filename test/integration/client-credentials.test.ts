@@ -315,13 +315,12 @@ describe('clientCredentials against a real token endpoint', () => {
   })
 
   it('names the system error when the endpoint cannot be reached', async () => {
-    const closed = await startTokenServer()
-    await closed.close()
-    const fetchToken = clientCredentials({ tokenUrl: closed.tokenUrl, clientId: 'svc', clientSecret: 'secret' })
+    // Port 2: nothing listens there, and no server of ours can get it (below the ephemeral range; fetch
+    // refuses port 1). A closed server's port may be taken again at once by another test's server.
+    const tokenUrl = 'http://127.0.0.1:2/oauth2/token'
+    const fetchToken = clientCredentials({ tokenUrl, clientId: 'svc', clientSecret: 'secret' })
     const error = await rejection(fetchToken(context()))
-    expect(error.message).toBe(
-      `clientCredentials: token endpoint ${closed.tokenUrl} could not be reached (ECONNREFUSED)`,
-    )
+    expect(error.message).toBe(`clientCredentials: token endpoint ${tokenUrl} could not be reached (ECONNREFUSED)`)
     expect(error.cause).toBeUndefined()
   })
 })
