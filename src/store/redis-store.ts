@@ -3,7 +3,7 @@ import { AuthError, DisposedError } from '../errors.js'
 import { aliasDispose } from '../internal/dispose.js'
 import { clampDelay, unrefTimer } from '../internal/timer.js'
 import type { TokenSet } from '../token/token-set.js'
-import { aesGcmCodec, CodecError, checkEncryptionKey, plainCodec, type TokenCodec } from './redis-codec.js'
+import { aesGcmCodec, type CodecError, checkEncryptionKey, plainCodec, type TokenCodec } from './redis-codec.js'
 import { type Call, compareAndDelete, compareAndSet, runScript } from './redis-scripts.js'
 import { Watchers } from './redis-watchers.js'
 import type { Lease, TokenStore } from './types.js'
@@ -165,18 +165,12 @@ class RedisStore implements RedisTokenStore {
     try {
       token = await this.#codec.decode(String(raw), name)
     } catch (error) {
-      if (!(error instanceof CodecError)) {
-        throw new AuthError(`Redis token store: could not decrypt the token of "${key}"`, {
-          code: 'ERR_STORE',
-          cause: safeCause(error),
-        })
-      }
       // Removed only if unchanged, so that a newer token stored meanwhile is kept.
       await this.#command(`remove the unreadable token of "${key}"`, (call) =>
         runScript(call, compareAndDelete, [name], [String(raw)]),
       ).catch(() => {})
       throw new AuthError(
-        `Redis token store: the stored token of "${key}" was unreadable and removed: ${error.message}`,
+        `Redis token store: the stored token of "${key}" was unreadable and removed: ${(error as CodecError).message}`,
         {
           code: 'ERR_STORE',
         },
@@ -208,15 +202,17 @@ class RedisStore implements RedisTokenStore {
       throw new RangeError('ttlMs must be a positive, finite number of milliseconds')
     }
     const owner = globalThis.crypto.randomUUID()
+    let sent = false
     let taken: unknown
     try {
-      taken = await this.#command(`take the lease of "${key}"`, (call) =>
-        call('SET', name, owner, 'PX', Math.ceil(ttlMs), 'NX'),
-      )
+      taken = await this.#command(`take the lease of "${key}"`, (call) => {
+        sent = true
+        return call('SET', name, owner, 'PX', Math.ceil(ttlMs), 'NX')
+      })
     } catch (error) {
-      // The SET may still run (it timed out, or waits in the client's queue): give the lease back
-      // right after it, on the same connection. Only this owner's lease can be deleted.
-      runScript(this.#call, compareAndDelete, [name], [owner]).catch(() => {})
+      // A SET that was sent may still run (it timed out, or waits in the client's queue): give the
+      // lease back right after it, on the same connection. Only this owner's lease can be deleted.
+      if (sent) runScript(this.#call, compareAndDelete, [name], [owner]).catch(() => {})
       throw error
     }
     if (taken !== 'OK') return undefined
