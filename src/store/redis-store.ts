@@ -80,19 +80,34 @@ const offline: ReadonlySet<string> = new Set(['reconnecting', 'close', 'end'])
  * caller's ioredis client (ioredis 5 or 6).
  *
  * - `set` is a compare-and-set in a Lua script on the server: a stored token is never replaced by
- *   an older one. Each token key lives as long as the token (`PX`), or `unknownExpiryTtlMs` when
- *   its expiry is unknown; an expired token is not stored.
+ *   an older one (an earlier `expiresAt`, or the same and an earlier or equal `issuedAt`). With the
+ *   expiry unknown on either side the new token wins, as with `isNewer`, even when it is the same
+ *   token (the script cannot compare encrypted tokens). Each token key lives as long as the token
+ *   (`PX`, by the `now` clock), or `unknownExpiryTtlMs` when its expiry is unknown; an expired token
+ *   is not stored. Every token stored is published to the key's watchers.
  * - `acquire` is `SET NX PX` with a random owner; `release` deletes the lease only if this owner
- *   still holds it.
- * - `watch` subscribes, on a connection of its own, to the channel each `set` publishes on.
- * - With `encryptionKey`, tokens are sealed with AES-GCM (a random 96-bit IV per write, the Redis
- *   key bound as associated data). Without it they are stored in the clear, which is the default
- *   because the key is optional in the API and because Redis is usually already a trust boundary
- *   holding the fleet's secrets; set a key when Redis is shared, persisted or replicated.
- * - `get` rejects with `AuthError` `ERR_STORE` for a stored value it cannot decrypt or read, after
- *   deleting it (only if unchanged), so that the next `set` can replace it.
- * - Calls reject at once with `ERR_STORE` while the client is reconnecting or closed, and after
- *   `timeoutMs` when Redis does not answer; they never hang. Errors never carry a token.
+ *   still holds it, so an expired holder never frees the next holder's lease.
+ * - `watch` subscribes on a connection of its own, a `duplicate()` of the caller's client made on
+ *   the first `watch`, that waits through outages and subscribes again after each reconnection.
+ * - With `encryptionKey`, each token is sealed with AES-GCM (a random 96-bit IV per write; the Redis
+ *   key and the clear `expiresAt`/`issuedAt` bound as associated data), so a value copied to another
+ *   key, or with its times edited, does not decrypt.
+ * - Without `encryptionKey`, tokens are stored in the clear. That is the default because the API
+ *   makes the key optional, and because for many fleets Redis (with AUTH, ACLs and TLS) is already
+ *   the trust boundary for their sessions and secrets, and the access tokens stored are short-lived
+ *   copies of what every process holds in memory. Set a key whenever Redis is shared with other
+ *   services, persisted, replicated or backed up, and whenever refresh tokens are stored (they are
+ *   long-lived): then whoever reads Redis, its snapshots or its replicas gets no usable token.
+ * - `get` rejects with an `AuthError` `ERR_STORE` for a stored value it cannot decrypt or read (a
+ *   wrong key, a value of another key, a foreign value), after deleting it if it is unchanged, so
+ *   that the provider refreshes and its `set` can store a good token. All processes sharing a
+ *   `prefix` must therefore share the key.
+ * - A call never hangs. While the client is reconnecting or closed, calls reject at once with
+ *   `ERR_STORE` (nothing is queued in ioredis' offline queue); otherwise a call that Redis has not
+ *   answered within `timeoutMs` rejects with `ERR_STORE`. A command that has been sent may still run
+ *   later: a late `set` is harmless (compare-and-set), and a late lease is given back at once.
+ * - Errors never carry a token: their causes keep only the name and message of ioredis' errors,
+ *   which otherwise carry the command's arguments.
  *
  * @example
  * ```ts
