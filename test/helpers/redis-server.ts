@@ -41,6 +41,10 @@ export async function startRedisServer(): Promise<RedisServer> {
       ]
       const started = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] })
       child = started
+      // Should the test process end without stopping it, the server ends with it.
+      const kill = () => started.kill('SIGKILL')
+      process.once('exit', kill)
+      started.once('exit', () => process.off('exit', kill))
       let output = ''
       await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`redis-server did not start:\n${output}`)), 10_000)
