@@ -4,7 +4,7 @@ import { defineConfig } from 'tsup'
 // `require('ky')` through esbuild's non-Node interop, which yields ky's default export (with
 // "type": "module" it would not: `ky.create` is then undefined under `require()`).
 export default defineConfig({
-  entry: { index: 'src/index.ts', node: 'src/node.ts' },
+  entry: { index: 'src/index.ts', node: 'src/node.ts', redis: 'src/redis.ts' },
   format: ['esm', 'cjs'],
   dts: true,
   clean: true,

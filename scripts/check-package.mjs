@@ -1,7 +1,7 @@
 // Checks the package as npm would publish it: the files in the tarball, then a real `require()`
 // and `import()` of the packed build, each in a fresh Node process that calls into it.
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 const root = new URL('..', import.meta.url).pathname
@@ -18,6 +18,10 @@ const entries = [
   'dist/node.js',
   'dist/node.d.ts',
   'dist/node.d.mts',
+  'dist/redis.mjs',
+  'dist/redis.js',
+  'dist/redis.d.ts',
+  'dist/redis.d.mts',
 ]
 for (const required of ['README.md', 'CHANGELOG.md', 'LICENSE', 'package.json', ...entries]) {
   if (!pack.files.some((file) => file.path === required)) throw new Error(`${required} is missing from the package`)
@@ -95,4 +99,33 @@ const sourceRuns = {
 }
 execFileSync(process.execPath, ['-e', sourceRuns.require], { cwd: smoke, stdio: 'inherit' })
 execFileSync(process.execPath, ['--input-type=module', '-e', sourceRuns.import], { cwd: smoke, stdio: 'inherit' })
+
+// The redis entry: ioredis is an optional peer, so nothing else may load it. The store is made on a
+// client that never connects (lazyConnect), and a wrong key length must be refused at once.
+for (const file of pack.files.map((file) => file.path).filter((path) => /^dist\/.+\.(m?js)$/.test(path))) {
+  const text = readFileSync(join(target, file), 'utf8')
+  if (!file.startsWith('dist/redis.') && text.includes('ioredis')) throw new Error(`${file} refers to ioredis`)
+}
+const redis = `
+  const redis = new Redis({ lazyConnect: true })
+  const store = rr.createRedisStore({ redis, encryptionKey: new Uint8Array(32) })
+  let refused = false
+  try {
+    rr.createRedisStore({ redis, encryptionKey: new Uint8Array(10) })
+  } catch (error) {
+    refused = error instanceof RangeError
+  }
+  store.dispose()
+  const afterDispose = await store.get('a').then(() => false, (error) => rc.isAuthError(error, 'ERR_DISPOSED'))
+  const ok = typeof rr.createRedisStore === 'function' && rr.redisStoreDefaults.prefix === 'refreshing-client:' &&
+    refused && afterDispose && redis.status === 'wait'
+  redis.disconnect()
+  if (!ok) throw new Error('redis smoke test failed: ' + JSON.stringify({ refused, afterDispose, status: redis.status }))
+`
+const redisRuns = {
+  require: `const rc = require('refreshing-client'); const rr = require('refreshing-client/redis'); const Redis = require('ioredis'); (async () => { ${redis} })().then(() => console.log('require() of the redis entry ok'), (e) => { console.error(e); process.exit(1) })`,
+  import: `const rc = await import('refreshing-client'); const rr = await import('refreshing-client/redis'); const { default: Redis } = await import('ioredis'); ${redis}; console.log('import() of the redis entry ok')`,
+}
+execFileSync(process.execPath, ['-e', redisRuns.require], { cwd: smoke, stdio: 'inherit' })
+execFileSync(process.execPath, ['--input-type=module', '-e', redisRuns.import], { cwd: smoke, stdio: 'inherit' })
 rmSync(smoke, { recursive: true, force: true })

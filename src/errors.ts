@@ -21,6 +21,7 @@ export type AuthErrorCode =
   | 'ERR_DISPOSED'
   | 'ERR_CROSS_ORIGIN'
   | 'ERR_TOKEN_SOURCE'
+  | 'ERR_STORE'
 
 /** Options of every error constructor. */
 export interface AuthErrorOptions {

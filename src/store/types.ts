@@ -3,6 +3,18 @@ import type { TokenSet } from '../token/token-set.js'
 /**
  * Lease is the right to refresh one identity's token for the fleet, held by one process until it
  * is released or its time-to-live runs out (a holder that died).
+ *
+ * @example
+ * ```ts
+ * const lease = await store.acquire('svc-orders', 5_000)
+ * if (lease) {
+ *   try {
+ *     await store.set('svc-orders', parseToken(await fetchNewToken()))
+ *   } finally {
+ *     await lease.release()
+ *   }
+ * }
+ * ```
  */
 export interface Lease {
   /** Gives the lease up, if this process still holds it (never another holder's lease). */
@@ -17,6 +29,13 @@ export interface Lease {
  * `refreshing-client/redis`. An implementation must make `set` a compare-and-set: it never
  * replaces a newer stored token (later `expiresAt`, or the same and a later `issuedAt`) with an
  * older one, and keeps a token only until it expires.
+ *
+ * @example
+ * ```ts
+ * const store: TokenStore = createMemoryStore()
+ * await store.set('svc-orders', { accessToken, expiresAt: Date.now() + 3_600_000 })
+ * const shared = await store.get('svc-orders') // in any process that shares the store
+ * ```
  */
 export interface TokenStore {
   /** The stored token for `key`, if there is an unexpired one. */

@@ -79,9 +79,12 @@ describe('many agents in one process', () => {
     expect(reasons.filter((reason) => reason === 'manual')).toHaveLength(6)
     registry.dispose()
     expect(registry.size).toBe(0)
-    const hitsAtDispose = town.hits.length
+    // A beat already on the wire at dispose() can still reach the server (the abort does not recall it),
+    // later on a loaded machine: let those land, then not one more beat may come.
+    await sleep(100)
+    const hitsAfterDispose = town.hits.length
     await sleep(200)
-    expect(town.hits.length).toBe(hitsAtDispose)
+    expect(town.hits.length).toBe(hitsAfterDispose)
   }, 20_000)
 
   it('reproduces the bug with one module-level token shared by every agent', async () => {
