@@ -35,7 +35,7 @@ const examples: [file: string, output: RegExp][] = [
   ],
   [
     'events.ts',
-    /reason=initial[\s\S]*reason=scheduled[\s\S]*refreshFailures: 0,\n\s+unauthorized: 0,\n\s+heartbeatFailures: 0/,
+    /reason=initial[\s\S]*reason=(scheduled|expired)[\s\S]*refreshFailures: 0,\n\s+unauthorized: 0,\n\s+heartbeatFailures: 0/,
   ],
   ['fleet.ts', /^5 replicas, 1 token, 1 grant$/m],
 ]
