@@ -15,6 +15,8 @@ export interface FleetRefresh extends StoreCallContext {
   current(): TokenSet | undefined
   /** Offers a stored token; returns `'fresh'` when it now serves and needs no refresh. */
   adopt(token: TokenSet): 'fresh' | 'stale' | 'refused'
+  /** Whether the store is to be used: not after one of its calls failed or hung. */
+  available(): boolean
   /** Gets a token from the source (`fetchToken`), with the given current token. */
   fetch(current: TokenSet | undefined): Promise<TokenSet>
 }
@@ -29,9 +31,9 @@ const waitRounds = 3
 
 /**
  * refreshThroughStore refreshes one identity for the whole fleet:
- * 1. a stored token newer than ours is adopted, and if it is fresh that is all (no fetch) —
- *    except for a manual refresh, which always gets a new token;
- * 2. otherwise one process takes the lease, fetches, writes the token to the store and releases;
+ * 1. a stored token newer than ours is adopted, and if it is fresh that is all (no fetch);
+ * 2. otherwise one process takes the lease, reads the store once more (a holder may have just
+ *    delivered), fetches, writes the token to the store and releases;
  * 3. the others wait for the stored token (woken by `watch`, or polling) up to the lease's
  *    time-to-live, then try for the lease again: a holder that died is replaced by one other
  *    process, not by all of them. After a few rounds a process fetches for itself.
@@ -40,24 +42,42 @@ const waitRounds = 3
  */
 export async function refreshThroughStore(refresh: FleetRefresh): Promise<FleetResult> {
   const { store, key } = refresh
-  for (let round = 0; round < waitRounds; round++) {
-    if (refresh.reason !== 'manual' || round > 0) {
-      const stored = await call(refresh, () => store.get(key), undefined)
-      if (stored !== undefined && refresh.adopt(stored) === 'fresh') return { token: stored, fromStore: true }
-    }
+  // Once a store call fails or hangs, the rest of the refresh goes on without the store.
+  for (let round = 0; round < waitRounds && refresh.available(); round++) {
+    const stored = await readFresh(refresh)
+    if (stored !== undefined) return { token: stored, fromStore: true }
+    if (!refresh.available()) break
     const lease = await call(refresh, () => store.acquire(key, refresh.leaseMs), 'unavailable' as const)
     if (lease === 'unavailable') break
-    if (lease !== undefined) return fetchAndShare(refresh, lease)
+    if (lease !== undefined) {
+      // Read again under the lease: a holder may have stored a token and released the lease
+      // between our read and our acquire, and fetching now would spend a second grant.
+      const delivered = await readFresh(refresh)
+      if (delivered === undefined) return fetchAndShare(refresh, lease)
+      release(refresh, lease)
+      return { token: delivered, fromStore: true }
+    }
     const delivered = await waitForHolder(refresh)
     if (delivered !== undefined) return { token: delivered, fromStore: true }
   }
   return fetchAndShare(refresh, undefined)
 }
 
+// A stored token that is newer than ours and fresh (adopted), or undefined.
+async function readFresh(refresh: FleetRefresh): Promise<TokenSet | undefined> {
+  const stored = await call(refresh, () => refresh.store.get(refresh.key), undefined)
+  return stored !== undefined && refresh.adopt(stored) === 'fresh' ? stored : undefined
+}
+
+// Released in the background, bounded like every store call, even when the refresh was aborted.
+function release(refresh: FleetRefresh, lease: Lease): void {
+  void call({ timeoutMs: refresh.timeoutMs, report: refresh.report }, () => lease.release(), undefined)
+}
+
 async function fetchAndShare(refresh: FleetRefresh, lease: Lease | undefined): Promise<FleetResult> {
   try {
     const token = await refresh.fetch(refresh.current())
-    await call(refresh, () => refresh.store.set(refresh.key, token), undefined)
+    if (refresh.available()) await call(refresh, () => refresh.store.set(refresh.key, token), undefined)
     return { token, fromStore: false }
   } finally {
     // Released in the background, bounded like every store call, even when the refresh was aborted.

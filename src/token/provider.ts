@@ -306,6 +306,7 @@ class Provider implements TokenProvider {
       signal,
       current: () => this.#held?.set,
       adopt: (token) => this.#adopt(token),
+      available: () => now() >= this.#storeDownUntil,
       fetch: (current) => this.#fetch(reason, signal, current),
       report: (error) => this.#reportStore(error, true),
     })

@@ -1,0 +1,151 @@
+import { createServer, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { fileURLToPath } from 'node:url'
+import { Worker } from 'node:worker_threads'
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { type RedisServer, startRedisServer } from '../helpers/redis-server.js'
+
+// Twenty providers in twenty worker threads share one real redis-server. Tokens live 3 s (so a
+// refresh every 2.4 s); the lease is 1 s and every store call gives up after 300 ms.
+
+const lifetimeS = 3
+const members = 20
+const dist = fileURLToPath(new URL('../../dist/', import.meta.url))
+const workerFile = fileURLToPath(new URL('../fixtures/fleet-worker.mjs', import.meta.url))
+
+interface Grant {
+  at: number
+  member: number
+}
+interface Stats {
+  id: number
+  ok: number
+  failed: number
+  storeErrors: number
+  token: string | undefined
+  failures: string[]
+}
+
+let redis: RedisServer
+const grants: Grant[] = []
+let hangNext = false
+const hanging: ServerResponse[] = []
+let hungMember: number | undefined
+let issued = 0
+const server = createServer((request, response) => {
+  const member = Number(request.headers['x-member'])
+  grants.push({ at: Date.now(), member })
+  request.resume()
+  if (hangNext) {
+    hangNext = false
+    hungMember = member
+    hanging.push(response)
+    return
+  }
+  response.writeHead(200, { 'content-type': 'application/json' })
+  response.end(JSON.stringify({ access_token: `token-${++issued}`, expires_in: lifetimeS }))
+})
+const workers = new Map<number, Worker>()
+
+function ask(worker: Worker, message: string): Promise<unknown> {
+  return new Promise((resolve) => {
+    worker.once('message', resolve)
+    worker.postMessage(message)
+  })
+}
+
+const stats = async (): Promise<Stats[]> =>
+  Promise.all([...workers.values()].map((w) => ask(w, 'stats') as Promise<Stats>))
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Grants in a time window, and the smallest gap between two of them. */
+function grantsBetween(from: number, to: number): { count: number; minGapMs: number } {
+  const inside = grants.filter((grant) => grant.at >= from && grant.at < to)
+  let minGapMs = Number.POSITIVE_INFINITY
+  for (let i = 1; i < inside.length; i++)
+    minGapMs = Math.min(minGapMs, (inside[i] as Grant).at - (inside[i - 1] as Grant).at)
+  return { count: inside.length, minGapMs }
+}
+
+beforeAll(async () => {
+  redis = await startRedisServer()
+  await redis.start()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const tokenUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/token`
+  for (let id = 0; id < members; id++) {
+    const worker = new Worker(workerFile, {
+      workerData: { dist, redisPort: redis.port, tokenUrl, id, storeLeaseMs: 1_000, storeTimeoutMs: 1_000 },
+    })
+    await new Promise((resolve) => worker.once('message', resolve))
+    workers.set(id, worker)
+  }
+}, 60_000)
+
+afterAll(async () => {
+  for (const worker of workers.values()) {
+    await ask(worker, 'stop')
+    await worker.terminate()
+  }
+  for (const response of hanging) response.destroy()
+  server.closeAllConnections()
+  await new Promise((resolve) => server.close(resolve))
+  await redis.stop()
+})
+
+it('makes exactly one grant per token lifetime for 20 providers over many lifetimes', async () => {
+  await sleep(1_000)
+  const from = Date.now()
+  await sleep(12_500)
+  const window = grantsBetween(from, Date.now())
+  // 12.5 s at one refresh per 2.4 s: five refreshes, or six if the window's edges catch one more.
+  expect(window.count).toBeGreaterThanOrEqual(5)
+  expect(window.count).toBeLessThanOrEqual(6)
+  // Never two grants for one lifetime: consecutive grants are a refresh interval apart.
+  expect(window.minGapMs).toBeGreaterThan(1_500)
+  const all = await stats()
+  expect(all.reduce((sum, member) => sum + member.failed, 0)).toBe(0)
+  expect(all.reduce((sum, member) => sum + member.storeErrors, 0)).toBe(0)
+  expect(new Set(all.map((member) => member.token)).size).toBe(1)
+}, 30_000)
+
+it('lets one other member take over after the lease when the holder dies mid-refresh, with no caller failing', async () => {
+  hangNext = true
+  while (hungMember === undefined) await sleep(20)
+  const dead = workers.get(hungMember) as Worker
+  workers.delete(hungMember)
+  await dead.terminate()
+  const killedAt = Date.now()
+  await sleep(6_000)
+  const takeover = grants.filter((grant) => grant.at > killedAt)
+  // One member took over after the 1 s lease, then the fleet went back to one grant per lifetime.
+  expect(takeover[0]?.at).toBeGreaterThanOrEqual(killedAt + 900)
+  expect(takeover[0]?.member).not.toBe(hungMember)
+  expect(grantsBetween(killedAt, Date.now()).minGapMs).toBeGreaterThan(1_500)
+  const all = await stats()
+  expect(all.reduce((sum, member) => sum + member.failed, 0)).toBe(0)
+  expect(new Set(all.map((member) => member.token)).size).toBe(1)
+}, 30_000)
+
+it('keeps every caller served through a Redis outage by refreshing locally, then shares again', async () => {
+  await redis.stop()
+  const downAt = Date.now()
+  await sleep(7_500)
+  const outage = grantsBetween(downAt, Date.now())
+  // Each member refreshed for itself: many grants, and still no failed call.
+  expect(outage.count).toBeGreaterThan(members)
+  let all = await stats()
+  expect(all.reduce((sum, member) => sum + member.failed, 0)).toBe(0)
+  expect(all.every((member) => member.storeErrors > 0)).toBe(true)
+  await redis.start()
+  // Reconnection, the pause after store failures, and a lifetime or two to converge.
+  await sleep(6_000)
+  const from = Date.now()
+  await sleep(7_500)
+  const shared = grantsBetween(from, Date.now())
+  expect(shared.count).toBeGreaterThanOrEqual(2)
+  expect(shared.count).toBeLessThanOrEqual(4)
+  expect(shared.minGapMs).toBeGreaterThan(1_500)
+  all = await stats()
+  expect(all.reduce((sum, member) => sum + member.failed, 0)).toBe(0)
+  expect(new Set(all.map((member) => member.token)).size).toBe(1)
+}, 60_000)
