@@ -15,9 +15,15 @@ const concurrency = 32
 
 const server = await startServerProcess()
 const { token } = await server.call('mint')
-const variants = variantNames.map((name) => ({
+// A second raw fetch, as an A/A control: its ratio to the first shows how much of a ratio is noise.
+const names = [variantNames[0], `${variantNames[0]}, again (A/A control)`, ...variantNames.slice(1)]
+const variants = names.map((name, i) => ({
   name,
-  request: createVariant(name, { origin: server.origin, tokenUrl: server.tokenUrl, token }),
+  request: createVariant(i === 1 ? variantNames[0] : name, {
+    origin: server.origin,
+    tokenUrl: server.tokenUrl,
+    token,
+  }),
   rates: [],
   cpu: [],
 }))
