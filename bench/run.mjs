@@ -2,8 +2,9 @@
 // its own Node process, then prints one table and writes bench/results.json: an array of
 // { name, value, unit, baseline, ratio }, where baseline is the value of the baseline measured in
 // the same run and ratio = value / baseline (null where a figure has no baseline).
-// `node bench/run.mjs overhead size` runs only the suites named.
-import { existsSync, writeFileSync } from 'node:fs'
+// `node bench/run.mjs overhead size` runs only the suites named; `node bench/run.mjs --table` prints
+// the table of the last results again (for the README).
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg } from 'node:os'
 import { lastJsonLine, log, root, runNode } from './lib/harness.mjs'
 
@@ -46,6 +47,10 @@ const targets = [
   ['size min+gz: RefreshingClient', '≤ 13 kB (13,000 B)', (r) => r.value <= 13_000],
 ]
 
+if (process.argv[2] === '--table') {
+  process.stdout.write(`${table(JSON.parse(readFileSync(`${root}bench/results.json`, 'utf8'))).join('\n')}\n`)
+  process.exit(0)
+}
 if (!existsSync(`${root}dist/index.mjs`))
   throw new Error('dist/index.mjs is missing: run `npm run bench`, which builds first')
 const only = process.argv.slice(2)
@@ -72,27 +77,27 @@ const rounded = rows.map(({ name, value, unit, baseline, ratio }) => ({
 }))
 writeFileSync(`${root}bench/results.json`, `${JSON.stringify(rounded, null, 2)}\n`)
 
-const lines = [
-  `${machine}; load average ${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after; ${seconds.toFixed(0)} s`,
-  '',
-  '| benchmark | value | unit | baseline | ratio | target |',
-  '|---|--:|---|--:|--:|---|',
-]
-for (const r of rounded) {
-  const target = targets.find(([prefix]) => r.name.startsWith(prefix))
-  const verdict = target === undefined ? '' : `${target[1]} ${target[2](r, rounded) ? '✓' : '✗'}`
-  const ratio = r.ratio === null ? '' : `${format(r.ratio)}×`
-  lines.push(
-    `| ${r.name} | ${format(r.value)} | ${r.unit} | ${r.baseline === null ? '' : format(r.baseline)} | ${ratio} | ${verdict} |`,
-  )
+const summary = `${machine}; load average ${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after; ${seconds.toFixed(0)} s`
+process.stdout.write(`\n${summary}\n\n${table(rounded).join('\n')}\n\nWritten to bench/results.json\n`)
+
+function table(results) {
+  const lines = ['| benchmark | value | unit | baseline | ratio | target |', '|---|--:|---|--:|--:|---|']
+  for (const r of results) {
+    const target = targets.find(([prefix]) => r.name.startsWith(prefix))
+    const verdict = target === undefined ? '' : `${target[1]} ${target[2](r, results) ? '✓' : '✗'}`
+    const ratio = r.ratio === null ? '' : `${format(r.ratio)}×`
+    const baseline = r.baseline === null ? '' : format(r.baseline)
+    lines.push(`| ${r.name} | ${format(r.value)} | ${r.unit} | ${baseline} | ${ratio} | ${verdict} |`)
+  }
+  return lines
 }
-process.stdout.write(`\n${lines.join('\n')}\n\nWritten to bench/results.json\n`)
 
 function round(value) {
   return Math.abs(value) >= 100 ? Math.round(value) : Math.round(value * 1000) / 1000
 }
 
 function format(value) {
+  if (Number.isInteger(value)) return value.toLocaleString('en-US')
   const digits = Math.abs(value) >= 100 ? 0 : Math.abs(value) >= 10 ? 1 : Math.abs(value) >= 1 ? 2 : 4
   return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
 }
