@@ -1,16 +1,33 @@
 import { defineConfig } from 'tsup'
 
-// "type": "commonjs": ESM is emitted as .mjs and CJS as .js, and the CJS build reads
-// `require('ky')` through esbuild's non-Node interop, which yields ky's default export (with
-// "type": "module" it would not: `ky.create` is then undefined under `require()`).
-export default defineConfig({
-  entry: { index: 'src/index.ts', node: 'src/node.ts', redis: 'src/redis.ts' },
-  format: ['esm', 'cjs'],
-  dts: true,
-  clean: true,
-  sourcemap: true,
-  target: 'es2022',
-  platform: 'neutral',
-  treeshake: true,
-  splitting: true,
-})
+// Two builds (scripts/build.mjs cleans first and finishes after):
+// - ESM, one module per source file in dist/esm/ (with "type": "module" there): with
+//   "sideEffects": false, a bundler keeps only the modules an app reaches, so importing
+//   `createTokenProvider` does not bring in the client and ky. dist/index.mjs re-exports it.
+// - CJS, bundled per entry with shared chunks (one AuthError class for all entries), and the
+//   declarations (.d.ts and .d.mts). "type": "commonjs": the CJS build reads `require('ky')`
+//   through esbuild's non-Node interop, which yields ky's default export (with "type": "module" it
+//   would not: `ky.create` is then undefined under `require()`).
+export default defineConfig([
+  {
+    entry: ['src/**/*.ts'],
+    format: ['esm'],
+    bundle: false,
+    outDir: 'dist/esm',
+    outExtension: () => ({ js: '.js' }),
+    sourcemap: true,
+    target: 'es2022',
+    platform: 'neutral',
+    clean: false,
+  },
+  {
+    entry: { index: 'src/index.ts', node: 'src/node.ts', redis: 'src/redis.ts' },
+    format: ['esm', 'cjs'],
+    dts: true,
+    sourcemap: true,
+    target: 'es2022',
+    platform: 'neutral',
+    splitting: true,
+    clean: false,
+  },
+])

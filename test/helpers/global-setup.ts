@@ -6,6 +6,6 @@ import { fileURLToPath } from 'node:url'
 export default function setup(): void {
   const root = fileURLToPath(new URL('../..', import.meta.url))
   if (!existsSync(`${root}dist/index.mjs`) || !existsSync(`${root}dist/index.js`)) {
-    execFileSync(process.execPath, [`${root}node_modules/tsup/dist/cli-default.js`], { cwd: root, stdio: 'ignore' })
+    execFileSync(process.execPath, [`${root}scripts/build.mjs`], { cwd: root, stdio: 'ignore' })
   }
 }
