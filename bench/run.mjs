@@ -16,6 +16,7 @@ const suites = {
   memory: ['bench/registry-memory.mjs'],
   size: ['bench/size.mjs'],
   startup: ['bench/startup.mjs'],
+  fleet: ['bench/fleet-store.mjs'],
 }
 
 const KB = 1024
@@ -43,6 +44,7 @@ const targets = [
   ],
   ['heap per idle scope with a client', '≤ 2 KB (2,048 B)', (r) => r.value <= 2 * KB],
   ['heap growth after', '< 2 MB (2,097,152 B)', (r) => r.value < 2 * MB],
+  ['fleet: getToken() with the token from Redis', '≈ memory store (≤ 1.5×)', (r) => r.ratio <= 1.5],
   ['size min+gz: createTokenProvider', '≤ 3 kB (3,000 B)', (r) => r.value <= 3000],
   ['size min+gz: RefreshingClient', '≤ 13 kB (13,000 B)', (r) => r.value <= 13_000],
 ]
