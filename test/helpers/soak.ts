@@ -6,6 +6,7 @@ import {
   type RefreshingClient,
   type Scope,
   type TokenReason,
+  type TokenRegistry,
 } from '../../src/index.js'
 import { pendingTimers } from '../../src/internal/timer.js'
 
@@ -181,9 +182,6 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const schedule = soakSchedule(lifetimeMs, days)
   const realStart = performance.now()
   vi.useFakeTimers({ now: soakStart, toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] })
-  const random = seeded(seed)
-  vi.spyOn(Math, 'random').mockImplementation(random)
-
   const report: SoakReport = {
     options: resolved,
     schedule,
@@ -200,178 +198,186 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     unauthorizedEvents: 0,
     leftAfterDispose: { fakeTimers: -1, libraryTimers: -1, scopes: -1 },
   }
-  const revoked = new Set<string>()
-  let serial = 0
-  const mint = (sub: string, issuedAt: number) =>
-    new UnsecuredJWT({ sub, jti: `s${++serial}` })
-      .setIssuedAt(Math.floor(issuedAt / second))
-      .setExpirationTime(Math.floor(issuedAt / second) + lifetimeMs / second)
-      .encode()
+  const random = seeded(seed)
+  let registry: TokenRegistry | undefined
+  try {
+    vi.spyOn(Math, 'random').mockImplementation(random)
+    const revoked = new Set<string>()
+    let serial = 0
+    const mint = (sub: string, issuedAt: number) =>
+      new UnsecuredJWT({ sub, jti: `s${++serial}` })
+        .setIssuedAt(Math.floor(issuedAt / second))
+        .setExpirationTime(Math.floor(issuedAt / second) + lifetimeMs / second)
+        .encode()
 
-  const tokenEndpoint = (request: Request): Response | Promise<Response> => {
-    const now = Date.now()
-    const fault = schedule.outages.find((o) => o.start <= now && now < o.end)?.fault(now) ?? 'ok'
-    report.tokenRequests[fault]++
-    if (fault === 'reset') throw new TypeError('fetch failed', { cause: { code: 'ECONNRESET' } })
-    if (fault === 'hang') {
-      return new Promise((_, reject) => request.signal.addEventListener('abort', () => reject(request.signal.reason)))
+    const tokenEndpoint = (request: Request): Response | Promise<Response> => {
+      const now = Date.now()
+      const fault = schedule.outages.find((o) => o.start <= now && now < o.end)?.fault(now) ?? 'ok'
+      report.tokenRequests[fault]++
+      if (fault === 'reset') throw new TypeError('fetch failed', { cause: { code: 'ECONNRESET' } })
+      if (fault === 'hang') {
+        return new Promise((_, reject) => request.signal.addEventListener('abort', () => reject(request.signal.reason)))
+      }
+      if (fault === 'unavailable') return Response.json({ error: 'temporarily_unavailable' }, { status: 503 })
+      const basic = (request.headers.get('authorization') ?? '').slice('Basic '.length)
+      const clientId = atob(basic).split(':')[0] as string
+      return Response.json({ access_token: mint(clientId, now), token_type: 'Bearer', expires_in: lifetimeMs / second })
     }
-    if (fault === 'unavailable') return Response.json({ error: 'temporarily_unavailable' }, { status: 503 })
-    const basic = (request.headers.get('authorization') ?? '').slice('Basic '.length)
-    const clientId = atob(basic).split(':')[0] as string
-    return Response.json({ access_token: mint(clientId, now), token_type: 'Bearer', expires_in: lifetimeMs / second })
-  }
 
-  const api = (url: URL, authorization: string | null): Response => {
-    const agent = /^\/agents\/([^/]+)\//.exec(url.pathname)?.[1]
-    const token = authorization?.startsWith('Bearer ') ? authorization.slice(7) : undefined
-    let refusal: keyof SoakReport['api']['unauthorized'] | undefined
-    if (token === undefined) refusal = 'missing'
-    else if (revoked.has(token)) refusal = 'revoked'
-    else {
-      const claims = decodeJwt(token)
-      if (claims.sub !== agent) refusal = 'wrongAgent'
-      else if ((claims.exp as number) * second <= Date.now()) refusal = 'expired'
+    const api = (url: URL, authorization: string | null): Response => {
+      const agent = /^\/agents\/([^/]+)\//.exec(url.pathname)?.[1]
+      const token = authorization?.startsWith('Bearer ') ? authorization.slice(7) : undefined
+      let refusal: keyof SoakReport['api']['unauthorized'] | undefined
+      if (token === undefined) refusal = 'missing'
+      else if (revoked.has(token)) refusal = 'revoked'
+      else {
+        const claims = decodeJwt(token)
+        if (claims.sub !== agent) refusal = 'wrongAgent'
+        else if ((claims.exp as number) * second <= Date.now()) refusal = 'expired'
+      }
+      if (refusal !== undefined) {
+        report.api.unauthorized[refusal]++
+        return Response.json({ error: 'unauthorized' }, { status: 401 })
+      }
+      report.api.ok++
+      return url.pathname.endsWith('/heartbeat') ? new Response(null, { status: 204 }) : Response.json({ ok: true })
     }
-    if (refusal !== undefined) {
-      report.api.unauthorized[refusal]++
-      return Response.json({ error: 'unauthorized' }, { status: 401 })
+
+    const network: typeof fetch = async (input, init) => {
+      const request = input instanceof Request ? input : undefined
+      const url = new URL(request?.url ?? String(input))
+      const signal = init?.signal ?? request?.signal
+      signal?.throwIfAborted()
+      if (url.origin === tokenOrigin) return tokenEndpoint(request ?? new Request(url, init))
+      if (url.origin !== apiOrigin) throw new TypeError(`no route to ${url.origin}`)
+      const headers = init?.headers ?? request?.headers
+      const authorization =
+        headers instanceof Headers
+          ? headers.get('authorization')
+          : ((headers as Record<string, string> | undefined)?.['authorization'] ?? null)
+      return api(url, authorization)
     }
-    report.api.ok++
-    return url.pathname.endsWith('/heartbeat') ? new Response(null, { status: 204 }) : Response.json({ ok: true })
-  }
 
-  const network: typeof fetch = async (input, init) => {
-    const request = input instanceof Request ? input : undefined
-    const url = new URL(request?.url ?? String(input))
-    const signal = init?.signal ?? request?.signal
-    signal?.throwIfAborted()
-    if (url.origin === tokenOrigin) return tokenEndpoint(request ?? new Request(url, init))
-    if (url.origin !== apiOrigin) throw new TypeError(`no route to ${url.origin}`)
-    const headers = init?.headers ?? request?.headers
-    const authorization =
-      headers instanceof Headers
-        ? headers.get('authorization')
-        : ((headers as Record<string, string> | undefined)?.['authorization'] ?? null)
-    return api(url, authorization)
-  }
-
-  const registry = getGlobalRegistry()
-  const agents: Agent[] = []
-  for (let i = 0; i < agentCount; i++) {
-    const id = `agent-${i}`
-    // Staggered phases: agent i's first token was issued i fifths of a refresh interval ago.
-    const firstIssuedAt = soakStart - Math.round((i * 0.8 * lifetimeMs) / agentCount / second) * second
-    const scope = registry.scope(id, {
-      initialToken: mint(id, firstIssuedAt),
-      fetchToken: clientCredentials({
-        tokenUrl: `${tokenOrigin}/oauth2/token`,
-        clientId: id,
-        clientSecret: `${id} secret`,
-        fetch: network,
-      }),
-      expectedClaims: { sub: id },
-      refreshJitterRatio: 0,
-    })
-    const client = scope.client({ baseUrl: apiOrigin, fetch: network, ky: { timeout: 30 * second, retry: 0 } })
-    agents.push({ id, scope, client, firstIssuedAt })
-    report.firstIssuedAt.set(id, firstIssuedAt)
-    const installed: { at: number; reason: TokenReason }[] = []
-    const errors: { at: number; error: unknown }[] = []
-    report.tokens.set(id, installed)
-    report.refreshErrors.set(id, errors)
-    scope.tokens.on('token', ({ reason }) => installed.push({ at: Date.now(), reason }))
-    scope.tokens.on('error', ({ error }) => errors.push({ at: Date.now(), error }))
-    client.on('retry', () => report.retries++)
-    client.on('unauthorized', () => report.unauthorizedEvents++)
-
-    const validToken = () => {
-      const current = scope.tokens.current
-      return (
-        current !== undefined &&
-        !revoked.has(current.accessToken) &&
-        Date.now() < (current.expiresAt ?? Number.POSITIVE_INFINITY) - skewMs
-      )
-    }
-    const heartbeat = scope.heartbeat({ url: `${apiOrigin}/agents/${id}/heartbeat`, intervalMs: 30 * second, client })
-    heartbeat.on('beat', ({ ok }) => {
-      if (ok) report.beats.ok++
-    })
-    heartbeat.on('failure', ({ status, error }) => {
-      report.beats.failed++
-      report.failures.push({
-        agent: id,
-        kind: 'beat',
-        at: Date.now(),
-        waitedMs: undefined,
-        status,
-        error,
-        validToken: validToken(),
+    registry = getGlobalRegistry()
+    const agents: Agent[] = []
+    for (let i = 0; i < agentCount; i++) {
+      const id = `agent-${i}`
+      // Staggered phases: agent i's first token was issued i fifths of a refresh interval ago.
+      const firstIssuedAt = soakStart - Math.round((i * 0.8 * lifetimeMs) / agentCount / second) * second
+      const scope = registry.scope(id, {
+        initialToken: mint(id, firstIssuedAt),
+        fetchToken: clientCredentials({
+          tokenUrl: `${tokenOrigin}/oauth2/token`,
+          clientId: id,
+          clientSecret: `${id} secret`,
+          fetch: network,
+        }),
+        expectedClaims: { sub: id },
+        refreshJitterRatio: 0,
       })
-    })
+      const client = scope.client({ baseUrl: apiOrigin, fetch: network, ky: { timeout: 30 * second, retry: 0 } })
+      agents.push({ id, scope, client, firstIssuedAt })
+      report.firstIssuedAt.set(id, firstIssuedAt)
+      const installed: { at: number; reason: TokenReason }[] = []
+      const errors: { at: number; error: unknown }[] = []
+      report.tokens.set(id, installed)
+      report.refreshErrors.set(id, errors)
+      scope.tokens.on('token', ({ reason }) => installed.push({ at: Date.now(), reason }))
+      scope.tokens.on('error', ({ error }) => errors.push({ at: Date.now(), error }))
+      client.on('retry', () => report.retries++)
+      client.on('unauthorized', () => report.unauthorizedEvents++)
 
-    // Tool calls at random, 30 s to 10 min apart, alternately through `fetch` and through `ky`.
-    let calls = 0
-    let pending: ReturnType<typeof setTimeout> | undefined
-    const callTool = async () => {
-      const startedAt = Date.now()
-      const viaKy = calls++ % 2 === 1
-      try {
-        if (viaKy) await client.ky.post(`agents/${id}/tools/search`, { json: { q: calls } }).json()
-        else {
-          const response = await client.fetch(`/agents/${id}/tools/run`, { method: 'POST', body: '{}' })
-          await response.body?.cancel()
-          if (!response.ok) throw Object.assign(new Error(`status ${response.status}`), { status: response.status })
-        }
-        report.tools.ok++
-      } catch (error) {
-        report.tools.failed++
+      const validToken = () => {
+        const current = scope.tokens.current
+        return (
+          current !== undefined &&
+          !revoked.has(current.accessToken) &&
+          Date.now() < (current.expiresAt ?? Number.POSITIVE_INFINITY) - skewMs
+        )
+      }
+      const heartbeat = scope.heartbeat({ url: `${apiOrigin}/agents/${id}/heartbeat`, intervalMs: 30 * second, client })
+      heartbeat.on('beat', ({ ok }) => {
+        if (ok) report.beats.ok++
+      })
+      heartbeat.on('failure', ({ status, error }) => {
+        report.beats.failed++
         report.failures.push({
           agent: id,
-          kind: 'tool',
+          kind: 'beat',
           at: Date.now(),
-          waitedMs: Date.now() - startedAt,
-          status: (error as { status?: number }).status ?? (error as { response?: Response }).response?.status,
+          waitedMs: undefined,
+          status,
           error,
           validToken: validToken(),
         })
+      })
+
+      // Tool calls at random, 30 s to 10 min apart, alternately through `fetch` and through `ky`.
+      let calls = 0
+      let pending: ReturnType<typeof setTimeout> | undefined
+      const callTool = async () => {
+        const startedAt = Date.now()
+        const viaKy = calls++ % 2 === 1
+        try {
+          if (viaKy) await client.ky.post(`agents/${id}/tools/search`, { json: { q: calls } }).json()
+          else {
+            const response = await client.fetch(`/agents/${id}/tools/run`, { method: 'POST', body: '{}' })
+            await response.body?.cancel()
+            if (!response.ok) throw Object.assign(new Error(`status ${response.status}`), { status: response.status })
+          }
+          report.tools.ok++
+        } catch (error) {
+          report.tools.failed++
+          report.failures.push({
+            agent: id,
+            kind: 'tool',
+            at: Date.now(),
+            waitedMs: Date.now() - startedAt,
+            status: (error as { status?: number }).status ?? (error as { response?: Response }).response?.status,
+            error,
+            validToken: validToken(),
+          })
+        }
       }
+      const next = () => {
+        pending = setTimeout(
+          () => {
+            void callTool()
+            next()
+          },
+          30 * second + Math.floor(random() * 9.5 * minute),
+        )
+      }
+      next()
+      scope.add(() => clearTimeout(pending))
     }
-    const next = () => {
-      pending = setTimeout(
-        () => {
-          void callTool()
-          next()
-        },
-        30 * second + Math.floor(random() * 9.5 * minute),
-      )
+
+    // The burst: the API refuses every agent's current token from now on, long before its `exp`.
+    setTimeout(() => {
+      for (const agent of agents) {
+        const current = agent.scope.tokens.current
+        if (current !== undefined) revoked.add(current.accessToken)
+      }
+    }, schedule.revokeAt - soakStart)
+
+    while (Date.now() < schedule.end) {
+      await vi.advanceTimersByTimeAsync(Math.min(hour, schedule.end - Date.now()))
     }
-    next()
-    scope.add(() => clearTimeout(pending))
-  }
 
-  // The burst: the API refuses every agent's current token from now on, long before its `exp`.
-  setTimeout(() => {
-    for (const agent of agents) {
-      const current = agent.scope.tokens.current
-      if (current !== undefined) revoked.add(current.accessToken)
+    registry.dispose()
+    await vi.advanceTimersByTimeAsync(0)
+    report.leftAfterDispose = {
+      fakeTimers: vi.getTimerCount(),
+      libraryTimers: pendingTimers(),
+      scopes: registry.size,
     }
-  }, schedule.revokeAt - soakStart)
-
-  while (Date.now() < schedule.end) {
-    await vi.advanceTimersByTimeAsync(Math.min(hour, schedule.end - Date.now()))
+  } finally {
+    // Also when the run throws: nothing of it may outlive the test.
+    registry?.dispose()
+    vi.clearAllTimers()
+    vi.useRealTimers()
+    vi.restoreAllMocks()
   }
-
-  registry.dispose()
-  await vi.advanceTimersByTimeAsync(0)
-  report.leftAfterDispose = {
-    fakeTimers: vi.getTimerCount(),
-    libraryTimers: pendingTimers(),
-    scopes: registry.size,
-  }
-  vi.clearAllTimers()
-  vi.useRealTimers()
-  vi.restoreAllMocks()
   report.realMs = performance.now() - realStart
   return report
 }
