@@ -59,6 +59,7 @@ describe('secrets', () => {
     const record = (kind: string) => (event: unknown) => events.push({ kind, event })
 
     // A token endpoint that echoes everything it was sent, as careless servers do, in every way it can fail.
+    let echoed = 0
     type Mode =
       | 'echo400'
       | 'invalid_client'
@@ -73,6 +74,7 @@ describe('secrets', () => {
     const tokenEndpoint: typeof fetch = async (input, init) => {
       const request = new Request(input as RequestInfo, init)
       const sent = `${request.headers.get('authorization')} ${await request.text()}`
+      if (mode !== 'ok' && /SECRET/.test(decodeURIComponent(sent.replaceAll('+', ' ')))) echoed++
       const json = (status: number, body: unknown) => Response.json(body, { status })
       switch (mode) {
         case 'echo400':
@@ -115,6 +117,7 @@ describe('secrets', () => {
         })
       }
       const said = echo ? authorization : '[not echoed]'
+      if (echo && authorization !== '') echoed++
       return new Response(`you sent ${said}`, {
         status: apiStatus,
         headers: { 'www-authenticate': `Bearer error="invalid_token", token="${said}"` },
@@ -316,6 +319,7 @@ describe('secrets', () => {
 
     // The drive really produced what it should have: many errors, events of each kind, and
     // servers that did echo the secrets back.
+    expect(echoed).toBeGreaterThan(30)
     expect(errors.filter((error) => error instanceof Error).length).toBeGreaterThan(60)
     const kinds = new Set(events.map((event) => (event as { kind: string }).kind))
     expect([...kinds].sort()).toEqual(
