@@ -1,8 +1,10 @@
-import { defineConfig } from 'vitest/config'
+import { configDefaults, defineConfig } from 'vitest/config'
 
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // The 30-day soaks run with `npm run test:soak` (vitest.soak.config.mts).
+    exclude: [...configDefaults.exclude, 'test/soak/**'],
     setupFiles: ['test/helpers/setup.ts'],
     globalSetup: ['test/helpers/global-setup.ts'],
     // Unhandled rejections fail the run (vitest's default): keep it that way.

@@ -43,7 +43,7 @@ export class OriginPolicy {
   resolve(input: string | URL): string {
     if (typeof input === 'string') {
       const baseOrigin = this.#baseOrigin
-      if (baseOrigin !== undefined && input.charCodeAt(0) === 47 /* / */ && !isSlashOrBackslash(input.charCodeAt(1))) {
+      if (baseOrigin !== undefined && input.charCodeAt(0) === 47 /* / */ && !startsAuthority(input.charCodeAt(1))) {
         return baseOrigin + input
       }
       for (const origin of this.#allowed) if (startsWithOrigin(input, origin)) return input
@@ -70,8 +70,10 @@ export class OriginPolicy {
   }
 }
 
-function isSlashOrBackslash(code: number): boolean {
-  return code === 47 || code === 92
+// After a leading `/`, these may begin an authority (`//host`, `/\\host`): the URL parser drops
+// tabs and newlines first, so `/\t/host` is `//host` too.
+function startsAuthority(code: number): boolean {
+  return code === 47 || code === 92 || code === 9 || code === 10 || code === 13
 }
 
 function startsWithOrigin(input: string, origin: string): boolean {

@@ -82,6 +82,7 @@ export function parseToken(input: TokenInput, options: ParseTokenOptions = {}): 
     if (typeof expiresIn !== 'number' || !Number.isFinite(expiresIn) || expiresIn < 0) {
       throw new TokenDecodeError('"expiresIn" must be a finite number of seconds, at least 0')
     }
+    if (!Number.isFinite(now + expiresIn * 1000)) throw new TokenDecodeError('"expiresIn" is out of range')
     set.issuedAt = now
     set.expiresAt = now + expiresIn * 1000
     return set
@@ -160,6 +161,10 @@ function fromString(token: string): TokenSet {
     const value = claims[claim]
     if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value))) {
       throw new TokenDecodeError(`malformed JWT: the "${claim}" claim is not a finite number`)
+    }
+    // Seconds become milliseconds: a claim beyond about 1.8e305 s would be an Infinity expiry.
+    if (value !== undefined && !Number.isFinite(value * 1000)) {
+      throw new TokenDecodeError(`malformed JWT: the "${claim}" claim is out of range`)
     }
   }
   const set: TokenSet = { accessToken: token }

@@ -65,6 +65,14 @@ export function openServers(): number {
   return servers.size
 }
 
+/** trackServer counts a server made elsewhere in {@link openServers} until the returned function is called. */
+export function trackServer(server: Server): () => void {
+  servers.add(server)
+  return () => {
+    servers.delete(server)
+  }
+}
+
 /** json answers with a JSON body. */
 export function json(response: ServerResponse, status: number, body: unknown): void {
   response.writeHead(status, { 'content-type': 'application/json' })

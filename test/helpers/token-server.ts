@@ -1,6 +1,7 @@
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { mint } from './jwt.js'
+import { trackServer } from './servers.js'
 
 /** One request the server received. */
 export interface Hit {
@@ -60,6 +61,7 @@ export async function startTokenServer(handler: Handler = issueToken): Promise<T
     })
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const untrack = trackServer(server)
   const { port } = server.address() as AddressInfo
   return {
     tokenUrl: `http://127.0.0.1:${port}/oauth2/token`,
@@ -69,6 +71,7 @@ export async function startTokenServer(handler: Handler = issueToken): Promise<T
       hits.length = 0
     },
     async close() {
+      untrack()
       for (const response of hanging) response.destroy()
       server.closeAllConnections()
       await new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())))

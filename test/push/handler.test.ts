@@ -229,20 +229,65 @@ describe('createTokenPushHandler', () => {
   })
 
   it('never answers 5xx, never throws, and changes the token only on 204, whatever arrives', async () => {
+    // Two handlers get every request: one verifying signatures, one that only decodes (for callers
+    // behind mTLS), which hands parseToken and the scope check whatever claims arrive.
     const { registry, handler } = setup('HS256')
     const current = await sign('HS256', { lifetimeS: 1800 })
     registry.setToken('agent-a', current)
     const valid = await sign('HS256', { lifetimeS: 7200 })
-    const method = fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'post')
-    const contentType = fc.constantFrom(
-      'application/json',
-      'application/json; charset=utf-8',
-      'APPLICATION/JSON',
-      'text/plain',
-      'application/jsonx',
-      '',
+    const trusting = createRegistry()
+    registries.push(trusting)
+    trusting.scope('agent-a').tokens.setToken(current)
+    trusting.scope('agent-b')
+    const decodeOnly = createTokenPushHandler({
+      registry: trusting,
+      scopeId: (request) => /^\/agents\/([^/]+)\/token$/.exec(new URL(request.url).pathname)?.[1],
+    })
+    const now = Math.floor(Date.now() / 1000)
+    const claimValue = fc.oneof(
+      fc.integer({ min: now - 7200, max: now + 86_400 }),
+      fc.double(),
+      fc.constantFrom(1e308, -1e308, 0, 2 ** 53, 'agent-a', 'agent-b', '', '1700000000'),
+      fc.string({ maxLength: 8 }),
+      fc.boolean(),
+      fc.constant(null),
+      fc.array(fc.integer(), { maxLength: 2 }),
+      fc.dictionary(fc.string({ maxLength: 3 }), fc.integer(), { maxKeys: 2 }),
+    )
+    const claims = fc.record(
+      {
+        sub: fc.oneof(fc.constantFrom('agent-a', 'agent-b'), claimValue),
+        exp: claimValue,
+        iat: claimValue,
+        nbf: claimValue,
+        iss: fc.oneof(fc.constant(issuer), claimValue),
+        aud: fc.oneof(fc.constant(audience), claimValue),
+      },
+      { requiredKeys: [] },
+    )
+    const segment = (value: unknown) => Buffer.from(JSON.stringify(value) ?? 'null').toString('base64url')
+    // Signed with the right key, with claims of every type: some verify, most do not.
+    const signedPool = await Promise.all(
+      fc
+        .sample(claims, { numRuns: 40, seed: 9 })
+        .map((c) => new SignJWT(c as Record<string, unknown>).setProtectedHeader({ alg: 'HS256' }).sign(testSecret)),
+    )
+    const jwtShaped = fc.oneof(
+      claims.map((c) => `${segment({ alg: 'none' })}.${segment(c)}.`),
+      fc.tuple(fc.jsonValue(), fc.jsonValue()).map(([h, c]) => `${segment(h)}.${segment(c)}.sig`),
+      fc.constantFrom(...signedPool),
+    )
+    // Weighted towards what reaches the token: a JSON POST, most often carrying a JWT-shaped token.
+    const method = fc.oneof(
+      { arbitrary: fc.constant('POST'), weight: 6 },
+      fc.constantFrom('GET', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'post'),
+    )
+    const contentType = fc.oneof(
+      { arbitrary: fc.constantFrom('application/json', 'application/json; charset=utf-8'), weight: 4 },
+      fc.constantFrom('APPLICATION/JSON', 'text/plain', 'application/jsonx', ''),
     )
     const body = fc.oneof(
+      { arbitrary: fc.record({ token: jwtShaped }).map((v) => JSON.stringify(v)), weight: 4 },
       fc.string(),
       fc.json(),
       fc.constant(JSON.stringify({ token: valid })),
@@ -262,30 +307,39 @@ describe('createTokenPushHandler', () => {
       fc.constantFrom('1', '99999', 'gzip', 'Bearer x', '0'),
     )
     let applied = 0
+    let appliedUnverified = 0
     await fc.assert(
       fc.asyncProperty(method, contentType, body, path, extraHeaders, async (m, type, b, p, extra) => {
-        const before = registry.get('agent-a')?.tokens.current?.accessToken
-        const withBody = m !== 'GET'
-        let request: Request
-        try {
-          request = new Request(`http://127.0.0.1${p}`, {
+        const request = () =>
+          new Request(`http://127.0.0.1${p}`, {
             method: m,
             headers: { ...(type === '' ? {} : { 'content-type': type }), ...extra },
-            ...(withBody ? { body: b as BodyInit } : {}),
+            ...(m !== 'GET' ? { body: b as BodyInit } : {}),
           })
+        try {
+          request()
         } catch {
           return // not a request a runtime would deliver
         }
-        const response = await handler(request)
-        expect(response.status).toBeLessThan(500)
-        expect([204, 400, 401, 403, 404, 405, 409, 413, 415]).toContain(response.status)
-        const after = registry.get('agent-a')?.tokens.current?.accessToken
-        if (response.status !== 204) expect(after).toBe(before)
-        else applied++
+        for (const [target, handle] of [
+          [registry, handler],
+          [trusting, decodeOnly],
+        ] as const) {
+          const before = target.get('agent-a')?.tokens.current?.accessToken
+          const response = await handle(request())
+          expect(response.status).toBeLessThan(500)
+          expect([204, 400, 401, 403, 404, 405, 409, 413, 415]).toContain(response.status)
+          const after = target.get('agent-a')?.tokens.current?.accessToken
+          if (response.status !== 204) expect(after).toBe(before)
+          else if (handle === handler) applied++
+          else appliedUnverified++
+        }
       }),
       { numRuns: 10_000 },
     )
     expect(applied).toBeLessThanOrEqual(1)
+    // The decode-only handler applies what it is given when it names the scope and is newer.
+    expect(appliedUnverified).toBeGreaterThanOrEqual(applied)
   }, 120_000)
 
   it('validates its options', () => {

@@ -70,6 +70,10 @@ describe('parseToken', () => {
     [unsigned({ exp: 100, iat: 200 }), 'malformed JWT: it expires ("exp") at or before it was issued ("iat")'],
     [unsigned({ exp: 100, iat: 100 }), 'malformed JWT: it expires ("exp") at or before it was issued ("iat")'],
     [unsigned({ exp: 100, nbf: 150 }), 'malformed JWT: it expires ("exp") at or before it becomes valid ("nbf")'],
+    // Finite seconds, but not as milliseconds: the expiry would be Infinity, and its schedule NaN.
+    [unsigned({ exp: 1e308 }), 'malformed JWT: the "exp" claim is out of range'],
+    [unsigned({ exp: 1.7e308, iat: 1e308 }), 'malformed JWT: the "exp" claim is out of range'],
+    [unsigned({ exp: 100, iat: -1e308 }), 'malformed JWT: the "iat" claim is out of range'],
   ])('refuses %j: %s', (input, message) => {
     const error = decodeFailure(() => parseToken(input))
     expect(error.message).toBe(message)
@@ -84,6 +88,7 @@ describe('parseToken', () => {
     [{ accessToken: 'x', expiresIn: -1 }, '"expiresIn" must be a finite number of seconds, at least 0'],
     [{ accessToken: 'x', expiresIn: Number.NaN }, '"expiresIn" must be a finite number of seconds, at least 0'],
     [{ accessToken: 'x', expiresIn: '60' }, '"expiresIn" must be a finite number of seconds, at least 0'],
+    [{ accessToken: 'x', expiresIn: 1e306 }, '"expiresIn" is out of range'],
     [{ accessToken: 'x', expiresAt: '1' }, '"expiresAt" must be a finite number of epoch milliseconds'],
     [{ accessToken: 'x', issuedAt: Infinity }, '"issuedAt" must be a finite number of epoch milliseconds'],
     [{ accessToken: 'x', expiresAt: 1, issuedAt: 2 }, '"expiresAt" is not after "issuedAt"'],
