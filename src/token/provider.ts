@@ -2,7 +2,7 @@ import { AuthError, DisposedError, isAuthError, RefreshError } from '../errors.j
 import { aliasDispose } from '../internal/dispose.js'
 import { Events } from '../internal/events.js'
 import { withSignal } from '../internal/signal.js'
-import { clampDelay, Timer, unrefTimer } from '../internal/timer.js'
+import { clampDelay, maxTimerDelayMs, Timer, unrefTimer } from '../internal/timer.js'
 import { call, refreshThroughStore } from './fleet.js'
 import { type ResolvedOptions, resolveOptions, type TokenProviderOptions } from './options.js'
 import { backoffDelay, scheduleFor } from './schedule.js'
@@ -390,10 +390,20 @@ class Provider implements TokenProvider {
         new RefreshError(`${this.#options.label}: fetchToken returned a token that has already expired`),
       )
     }
-    if (replaced?.rejected === true && replaced.set.accessToken === set.accessToken) {
-      throw this.#failed(
-        new RefreshError(`${this.#options.label}: fetchToken returned the token a server just rejected`),
-      )
+    if (replaced !== undefined && reason !== 'store' && replaced.set.accessToken === set.accessToken) {
+      if (replaced.rejected) {
+        throw this.#failed(
+          new RefreshError(`${this.#options.label}: fetchToken returned the token a server just rejected`),
+        )
+      }
+      // A caching endpoint (a metadata server, a sidecar) may hand back the token we hold: that is
+      // no refresh, and asking again every second would hammer it. It backs off like a failure.
+      // The same token with a later expiry (a sliding session) is a refresh.
+      if ((set.expiresAt ?? 0) <= (replaced.set.expiresAt ?? 0)) {
+        throw this.#failed(
+          new RefreshError(`${this.#options.label}: fetchToken returned the token the provider already holds`),
+        )
+      }
     }
     this.#failures = 0
     this.#retryAt = 0
@@ -422,8 +432,16 @@ class Provider implements TokenProvider {
     })
     this.#error = refreshError
     this.#terminal = terminal
-    const retryInMs = terminal ? undefined : backoffDelay(failures, retry, Math.random)
-    this.#retryAt = retryInMs === undefined ? Number.POSITIVE_INFINITY : now() + retryInMs
+    // The next attempt waits for the backoff, and for the throttle on unforced refreshes too.
+    const at = now()
+    const retryAt = terminal
+      ? Number.POSITIVE_INFINITY
+      : Math.max(
+          at + backoffDelay(failures, retry, Math.random),
+          this.#lastStartAt + this.#options.minRefreshIntervalMs,
+        )
+    const retryInMs = terminal ? undefined : retryAt - at
+    this.#retryAt = retryAt
     this.#events.emit('error', {
       error: refreshError,
       attempt: failures,
@@ -517,16 +535,19 @@ function describe(error: unknown): string {
   return typeof error
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(handle)
-      reject(signal.reason)
-    }
-    const handle = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort)
-      resolve()
-    }, ms)
-    signal.addEventListener('abort', onAbort, { once: true })
-  })
+// Waits `ms`, in steps that setTimeout accepts, until `signal` aborts.
+async function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  for (let left = ms; left > 0; left -= maxTimerDelayMs) {
+    await new Promise<void>((resolve, reject) => {
+      const onAbort = () => {
+        clearTimeout(handle)
+        reject(signal.reason)
+      }
+      const handle = setTimeout(() => {
+        signal.removeEventListener('abort', onAbort)
+        resolve()
+      }, clampDelay(left))
+      signal.addEventListener('abort', onAbort, { once: true })
+    })
+  }
 }

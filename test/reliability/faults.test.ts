@@ -319,12 +319,17 @@ describe('token endpoint faults, more', () => {
     s.clock.jump(48 * minute)
     s.token.fallback = 'same'
     expect(await s.call()).toBe(200)
-    // The pull "succeeds" with the token it already had (a caching endpoint does this).
+    // The pull answers with the token it already had (a caching endpoint does this): no refresh,
+    // so it backs off like a failure instead of asking again every second, and says so.
     await expect.poll(() => s.token.hits.length).toBeGreaterThanOrEqual(2)
     expect(await s.call()).toBe(200)
     expect(s.tokens.current?.accessToken).toBe(held)
     expect(s.api.hits.every((hit) => hit.token === held)).toBe(true)
-    expect(s.errors).toEqual([])
+    await expect.poll(() => s.errors.length).toBe(1)
+    expect(s.errors[0]).toMatchObject({ attempt: 1, willRetry: true })
+    expect((s.errors[0]?.error.cause as Error).message).toBe(
+      'token provider "agent-a": fetchToken returned the token the provider already holds',
+    )
   })
 
   it('refuses the same token again right after a server rejected it: the caller gets the 401, then recovery', async () => {

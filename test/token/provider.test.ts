@@ -617,4 +617,82 @@ describe('createTokenProvider', () => {
     // @ts-expect-error: not an event of the provider
     tokens.on('nope', () => {})
   })
+
+  it('backs off, rather than refetching every second, while the endpoint answers with the token it holds', async () => {
+    const token = await mint({ lifetimeMs: hour })
+    let calls = 0
+    const tokens = provider({
+      initialToken: token,
+      fetchToken: async () => {
+        calls++
+        return token
+      },
+    })
+    const installed = record(tokens, 'token')
+    const errors = record(tokens, 'error')
+    await advance(48 * minute) // the refresh point
+    expect(calls).toBe(1)
+    await advance(minute)
+    // Backoff 1, 2, 4, 8, 16 and 30 s (up to 20% sooner each): 6 more calls in the minute, not 60.
+    expect(calls).toBeGreaterThanOrEqual(6)
+    expect(calls).toBeLessThanOrEqual(8)
+    expect(installed).toEqual([])
+    expect(errors[0]?.error.message).toMatch(/returned the token the provider already holds/)
+    expect(tokens.current?.accessToken).toBe(token)
+  })
+
+  it('takes the same token back when its expiry moved later (a sliding session)', async () => {
+    const tokens = provider({
+      initialToken: { accessToken: 'session', expiresAt: T0 + hour, issuedAt: T0 },
+      fetchToken: async () => ({ accessToken: 'session', expiresAt: T0 + 2 * hour, issuedAt: T0 + minute }),
+    })
+    await tokens.refresh()
+    expect(tokens.current?.expiresAt).toBe(T0 + 2 * hour)
+  })
+
+  it('waits out a throttle longer than 2^31 - 1 ms instead of refreshing at once', async () => {
+    const starts: number[] = []
+    const tokens = provider({
+      minRefreshIntervalMs: 2 ** 32,
+      fetchToken: async () => {
+        starts.push(Date.now())
+        return { accessToken: `t${starts.length}`, expiresIn: 1 }
+      },
+    })
+    expect(await tokens.getToken()).toBe('t1')
+    await advance(1_000)
+    tokens.getToken().catch(() => {})
+    await advance(1_000)
+    expect(starts).toEqual([T0])
+    tokens.dispose()
+    expect(vi.getTimerCount()).toBe(0)
+  })
+
+  it("retries a failed refresh when its error event's retryInMs says, not later", async () => {
+    vi.spyOn(Math, 'random').mockReturnValue(0.99) // a 1 s backoff becomes 802 ms
+    const starts: number[] = []
+    const tokens = provider({
+      fetchToken: async () => {
+        starts.push(Date.now() - T0)
+        throw new Error('token endpoint down')
+      },
+      minRefreshIntervalMs: 500,
+    })
+    const errors = record(tokens, 'error')
+    await tokens.getToken().catch(() => {})
+    expect(errors.map((event) => event.retryInMs)).toEqual([802])
+    await advance(802)
+    expect(starts).toEqual([0, 802])
+    vi.restoreAllMocks()
+    // With a throttle longer than the backoff, the event gives the throttle's time.
+    const throttled = provider({
+      fetchToken: async () => {
+        throw new Error('down')
+      },
+      minRefreshIntervalMs: 5_000,
+    })
+    const throttledErrors = record(throttled, 'error')
+    await throttled.getToken().catch(() => {})
+    expect(throttledErrors[0]?.retryInMs).toBe(5_000)
+  })
 })
