@@ -68,7 +68,7 @@ class Refusal {
  * ```ts
  * const handler = createTokenPushHandler({
  *   registry,
- *   scopeId: (request) => new URL(request.url).pathname.match(/^\/agents\/([^/]+)\/token$/)?.[1],
+ *   scopeId: (request) => new URL(request.url).pathname.match('^/agents/([^/]+)/token$')?.[1],
  *   verify: { key: createRemoteJWKSet(new URL('https://auth.example.com/jwks')), issuer: 'https://auth.example.com' },
  * })
  * Bun.serve({ fetch: handler }) // or Deno.serve(handler), a Worker's fetch, Hono, toNodeHandler(handler)
