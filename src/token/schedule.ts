@@ -1,7 +1,13 @@
 import type { TokenSet } from './token-set.js'
 
 /**
- * The provider's defaults, one place for all of them. Times are milliseconds.
+ * providerDefaults are the provider's defaults, one place for all of them. Times are milliseconds.
+ *
+ * @example
+ * ```ts
+ * providerDefaults.refreshLeadMs // 60_000
+ * createTokenProvider({ fetchToken, refreshLeadMs: providerDefaults.refreshLeadMs * 5 }) // 5 minutes ahead
+ * ```
  */
 export const providerDefaults = Object.freeze({
   /** Refresh once this fraction of the token's lifetime has passed. */
