@@ -8,7 +8,15 @@
 
 const brand = Symbol.for('refreshing-client.error.v1')
 
-/** Every `code` an error of this library can carry. */
+/**
+ * AuthErrorCode is every `code` an error of this library can carry.
+ *
+ * @example
+ * ```ts
+ * const pageOn: ReadonlySet<AuthErrorCode> = new Set(['ERR_OAUTH2', 'ERR_CLAIMS_MISMATCH'])
+ * if (isAuthError(error) && pageOn.has(error.code as AuthErrorCode)) pager.notify(error.message)
+ * ```
+ */
 export type AuthErrorCode =
   | 'ERR_AUTH'
   | 'ERR_TOKEN_DECODE'
@@ -23,7 +31,15 @@ export type AuthErrorCode =
   | 'ERR_TOKEN_SOURCE'
   | 'ERR_STORE'
 
-/** Options of every error constructor. */
+/**
+ * AuthErrorOptions are the options of every error constructor.
+ *
+ * @example
+ * ```ts
+ * // in a fetchToken: a revoked agent cannot get a token by retrying, so the provider stops (state 'failed')
+ * throw new AuthError('agent-7 was revoked by the control plane', { code: 'ERR_TOKEN_SOURCE', terminal: true })
+ * ```
+ */
 export interface AuthErrorOptions {
   /** A stable, machine-readable code. */
   code?: AuthErrorCode | (string & {})
@@ -64,6 +80,15 @@ export class AuthError extends Error {
 /**
  * TokenDecodeError is thrown by `parseToken` (and everything that parses tokens) for input that is
  * not a usable token. The message names the problem, never the token.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   parseToken('header.%%%.signature')
+ * } catch (error) {
+ *   if (error instanceof TokenDecodeError) console.error(error.message) // malformed JWT: the payload is not valid base64url
+ * }
+ * ```
  */
 export class TokenDecodeError extends AuthError {
   /** `'TokenDecodeError'`, also across copies of the library. */
@@ -77,6 +102,12 @@ export class TokenDecodeError extends AuthError {
  * RefreshError is what callers get when no valid token can be had: the refresh failed and the
  * token has expired (`ERR_REFRESH`, with the failure as `cause`), it timed out
  * (`ERR_REFRESH_TIMEOUT`), or a push-only provider has no token (`ERR_NO_TOKEN`).
+ *
+ * @example
+ * ```ts
+ * const session = createTokenProvider({ name: 'session-42' }) // push-only, nothing pushed yet
+ * await session.getToken().catch((error: RefreshError) => console.log(error.code)) // 'ERR_NO_TOKEN', at once
+ * ```
  */
 export class RefreshError extends AuthError {
   /** `'RefreshError'`, also across copies of the library. */
@@ -96,6 +127,16 @@ export const terminalOAuth2Errors: ReadonlySet<string> = new Set([
 /**
  * OAuth2Error is an RFC 6749 §5.2 error response from a token endpoint. `invalid_grant`,
  * `invalid_client` and `unauthorized_client` are terminal.
+ *
+ * @example
+ * ```ts
+ * tokens.on('error', ({ error }) => {
+ *   // a failed refresh is a RefreshError; what the token endpoint said is its cause
+ *   if (error.cause instanceof OAuth2Error && error.cause.terminal) {
+ *     console.error(`sign in again: ${error.cause.error} (${error.cause.status})`) // e.g. invalid_grant (400)
+ *   }
+ * })
+ * ```
  */
 export class OAuth2Error extends AuthError {
   /** `'OAuth2Error'`, also across copies of the library. */
@@ -122,6 +163,13 @@ export class OAuth2Error extends AuthError {
 /**
  * UnauthorizedError reports a request that was still rejected after the one retry with a fresh
  * token. Heartbeats report it; `client.fetch` never throws it (it returns the response).
+ *
+ * @example
+ * ```ts
+ * heartbeat.on('failure', ({ error }) => {
+ *   if (error instanceof UnauthorizedError) console.error(`${error.url} refused a fresh token (${error.status})`)
+ * })
+ * ```
  */
 export class UnauthorizedError extends AuthError {
   /** `'UnauthorizedError'`, also across copies of the library. */
@@ -138,7 +186,15 @@ export class UnauthorizedError extends AuthError {
   }
 }
 
-/** DisposedError is thrown or rejected by any call on an object after its `dispose()`. */
+/**
+ * DisposedError is thrown or rejected by any call on an object after its `dispose()`.
+ *
+ * @example
+ * ```ts
+ * scope.dispose()
+ * scope.client({ baseUrl: 'https://town.example.com/' }) // throws DisposedError: scope "agent-7" has been disposed
+ * ```
+ */
 export class DisposedError extends AuthError {
   /** `'DisposedError'`, also across copies of the library. */
   override name = 'DisposedError'
@@ -150,6 +206,14 @@ export class DisposedError extends AuthError {
 /**
  * CrossOriginError refuses a request to an origin that may not receive the token (neither
  * `baseUrl`'s origin nor one of `allowedOrigins`). No network I/O happens.
+ *
+ * @example
+ * ```ts
+ * const client = new RefreshingClient({ tokens, baseUrl: 'https://town.example.com/' })
+ * await client.fetch('https://tracker.example.net/collect').catch((error: CrossOriginError) => {
+ *   console.error(error.origin) // 'https://tracker.example.net': nothing was sent
+ * })
+ * ```
  */
 export class CrossOriginError extends AuthError {
   /** `'CrossOriginError'`, also across copies of the library. */

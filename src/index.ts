@@ -1,3 +1,11 @@
+/**
+ * The `refreshing-client` entry: the token provider, the refreshing client, scopes and heartbeats,
+ * the push handler, the OAuth2 token sources and the fleet's token store. It runs on every runtime
+ * with `fetch`; what needs Node.js is in `refreshing-client/node`, and Redis in `refreshing-client/redis`.
+ *
+ * @module
+ */
+
 export { RefreshingClient } from './client/client.js'
 export type { Authorize, RefreshingClientEvents, RefreshingClientOptions } from './client/types.js'
 export {

@@ -1,6 +1,8 @@
 /**
  * The `refreshing-client/node` entry: what needs Node.js APIs (the file system here), kept out of
  * the main entry so that it runs on every runtime with `fetch`.
+ *
+ * @module
  */
 
 export { type NodeRequestListener, toNodeHandler } from './push/node-handler.js'

@@ -1,7 +1,10 @@
 /**
  * The `refreshing-client/redis` entry: a fleet's {@link TokenStore} in Redis, through the caller's
  * ioredis client. ioredis is an optional peer dependency that only this entry uses.
+ *
+ * @module
  */
+
 export {
   createRedisStore,
   type RedisStoreOptions,

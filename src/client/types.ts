@@ -13,7 +13,22 @@ import type { TokenProvider } from '../token/types.js'
  */
 export type Authorize = (headers: Headers, token: string) => void
 
-/** Options of the `RefreshingClient` constructor. `baseUrl` or `allowedOrigins` is required. */
+/**
+ * RefreshingClientOptions are the options of the `RefreshingClient` constructor. `baseUrl` or
+ * `allowedOrigins` is required.
+ *
+ * @example
+ * ```ts
+ * const client = new RefreshingClient({
+ *   tokens: { name: 'agent-7', fetchToken }, // options: the client makes the provider, and disposes it
+ *   baseUrl: 'https://town.example.com/api/',
+ *   allowedOrigins: ['https://uploads.example.com'],
+ *   headers: { 'x-agent-id': 'agent-7' },
+ *   authorize: (headers, token) => headers.set('x-api-key', token),
+ *   ky: { timeout: 10_000 },
+ * })
+ * ```
+ */
 export interface RefreshingClientOptions {
   /** The provider of the token, or options to make one that the client then owns and disposes. */
   tokens: TokenProvider | TokenProviderOptions
@@ -33,7 +48,16 @@ export interface RefreshingClientOptions {
   ky?: KyOptions
 }
 
-/** The events of a `RefreshingClient`. URLs are given without query or fragment. */
+/**
+ * RefreshingClientEvents are the events of a `RefreshingClient`. URLs are given without query or
+ * fragment.
+ *
+ * @example
+ * ```ts
+ * client.on('retry', ({ url }) => console.log(`token refused by ${url}: replaying with a fresh one`))
+ * client.on('unauthorized', ({ url, status, retried }) => console.warn(`${url}: ${status} (retried: ${retried})`))
+ * ```
+ */
 export type RefreshingClientEvents = {
   /**
    * A request ended rejected: `retried: false` when no fresh token could be had (the refresh

@@ -5,7 +5,20 @@ import type { PushStatus, TokenRegistry } from '../registry/types.js'
 import { decodeClaims, parseToken } from '../token/token-set.js'
 import { readLimited, tooLarge } from './read-body.js'
 
-/** How pushed tokens are verified: jose's `jwtVerify` with this key (or key set) and these checks. */
+/**
+ * PushVerifyOptions say how pushed tokens are verified: jose's `jwtVerify` with this key (or key
+ * set) and these checks.
+ *
+ * @example
+ * ```ts
+ * const verify: PushVerifyOptions = {
+ *   key: createRemoteJWKSet(new URL('https://auth.example.com/.well-known/jwks.json')),
+ *   issuer: 'https://auth.example.com',
+ *   audience: 'agents',
+ *   algorithms: ['ES256'],
+ * }
+ * ```
+ */
 export interface PushVerifyOptions {
   /** A key, a JWK, a JSON Web Key Set, or a key resolver such as `createRemoteJWKSet(url)`. */
   key?: CryptoKey | Uint8Array | JWK | JSONWebKeySet | JWTVerifyGetKey
@@ -17,7 +30,20 @@ export interface PushVerifyOptions {
   algorithms?: string[]
 }
 
-/** Options of {@link createTokenPushHandler}. */
+/**
+ * TokenPushHandlerOptions are the options of {@link createTokenPushHandler}.
+ *
+ * @example
+ * ```ts
+ * const handler = createTokenPushHandler({
+ *   registry,
+ *   scopeId: (request) => new URL(request.url).searchParams.get('session') ?? undefined,
+ *   verify: { key: new TextEncoder().encode(pushSecret), algorithms: ['HS256'] },
+ *   maxBodyBytes: 8_192,
+ *   scopeClaim: 'session_id', // the claim that must name the session
+ * })
+ * ```
+ */
 export interface TokenPushHandlerOptions {
   /** The registry whose scopes receive the tokens. */
   registry: TokenRegistry
@@ -34,7 +60,22 @@ export interface TokenPushHandlerOptions {
   scopeClaim?: string | false
 }
 
-/** A Fetch-API request handler. */
+/**
+ * TokenPushHandler is a Fetch-API request handler, as {@link createTokenPushHandler} makes.
+ *
+ * @example
+ * ```ts
+ * const handler: TokenPushHandler = createTokenPushHandler({ registry, scopeId: () => 'agent-7' })
+ * const response = await handler(
+ *   new Request('http://127.0.0.1:8787/token', {
+ *     method: 'POST',
+ *     headers: { 'content-type': 'application/json' },
+ *     body: JSON.stringify({ token: jwt }),
+ *   }),
+ * )
+ * response.status // 204 when the token was applied
+ * ```
+ */
 export type TokenPushHandler = (request: Request) => Promise<Response>
 
 const reasons: Record<Exclude<PushStatus, 204>, string> = {
@@ -68,7 +109,7 @@ class Refusal {
  * ```ts
  * const handler = createTokenPushHandler({
  *   registry,
- *   scopeId: (request) => new URL(request.url).pathname.match(/^\/agents\/([^/]+)\/token$/)?.[1],
+ *   scopeId: (request) => new URL(request.url).pathname.match('^/agents/([^/]+)/token$')?.[1],
  *   verify: { key: createRemoteJWKSet(new URL('https://auth.example.com/jwks')), issuer: 'https://auth.example.com' },
  * })
  * Bun.serve({ fetch: handler }) // or Deno.serve(handler), a Worker's fetch, Hono, toNodeHandler(handler)

@@ -1,6 +1,17 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 
-/** A `node:http` request listener. */
+/**
+ * NodeRequestListener is a `node:http` request listener, as {@link toNodeHandler} returns.
+ *
+ * @example
+ * ```ts
+ * const push: NodeRequestListener = toNodeHandler(pushHandler)
+ * createServer((request, response) => {
+ *   if (request.url?.startsWith('/agents/')) push(request, response)
+ *   else response.writeHead(404).end()
+ * }).listen(8787, '127.0.0.1')
+ * ```
+ */
 export type NodeRequestListener = (request: IncomingMessage, response: ServerResponse) => void
 
 /**

@@ -4,7 +4,16 @@ import type { TokenProviderOptions } from '../token/options.js'
 import type { TokenInput } from '../token/token-set.js'
 import type { TokenProvider } from '../token/types.js'
 
-/** How a scope gets its provider: options for a provider it makes and owns, or a shared one. */
+/**
+ * ScopeOptions say how a scope gets its provider: options for a provider it makes and owns, or a
+ * shared one.
+ *
+ * @example
+ * ```ts
+ * registry.scope('agent-7', { fetchToken: agentToken('agent-7'), expectedClaims: { sub: 'agent-7' } })
+ * registry.scope('agent-8', { tokens: containerTokens }) // shared: the scope never disposes it
+ * ```
+ */
 export type ScopeOptions =
   | TokenProviderOptions
   | {
@@ -12,7 +21,15 @@ export type ScopeOptions =
       tokens: TokenProvider
     }
 
-/** Options of `refreshAll()`. */
+/**
+ * RefreshAllOptions are the options of `refreshAll()`.
+ *
+ * @example
+ * ```ts
+ * // after the API rotated its signing key: a new token for every agent, four refreshes at a time
+ * await registry.refreshAll({ filter: (scope) => scope.id.startsWith('agent-'), concurrency: 4 })
+ * ```
+ */
 export interface RefreshAllOptions {
   /** Only scopes for which this returns true are refreshed. */
   filter?: (scope: Scope) => boolean
@@ -20,7 +37,15 @@ export interface RefreshAllOptions {
   concurrency?: number
 }
 
-/** The outcome of `refreshAll()`. */
+/**
+ * RefreshAllResult is the outcome of `refreshAll()`.
+ *
+ * @example
+ * ```ts
+ * const { refreshed, failed } = await registry.refreshAll()
+ * if (failed > 0) console.warn(`${failed} of ${refreshed + failed} refreshes failed (see the registry's error events)`)
+ * ```
+ */
 export interface RefreshAllResult {
   /** Providers refreshed. */
   refreshed: number
@@ -28,10 +53,29 @@ export interface RefreshAllResult {
   failed: number
 }
 
-/** The outcome of a push, as reported in the registry's `push` event. */
+/**
+ * PushStatus is the outcome of a push, as reported in the registry's `push` event: the status the
+ * push handler answered.
+ *
+ * @example
+ * ```ts
+ * const pushes = new Map<PushStatus, number>()
+ * registry.on('push', ({ status }) => pushes.set(status, (pushes.get(status) ?? 0) + 1))
+ * ```
+ */
 export type PushStatus = 204 | 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415
 
-/** The events of a {@link TokenRegistry}. None carries a token. */
+/**
+ * TokenRegistryEvents are the events of a {@link TokenRegistry}. None carries a token.
+ *
+ * @example
+ * ```ts
+ * registry.on('scope', ({ id }) => console.log(`session ${id} started`))
+ * registry.on('disposed', ({ id }) => console.log(`session ${id} ended`))
+ * registry.on('push', ({ id, status }) => console.log(`push for ${id ?? 'an unknown scope'}: ${status}`))
+ * registry.on('error', ({ id, error }) => console.warn(`refreshAll: ${id} failed`, error))
+ * ```
+ */
 export type TokenRegistryEvents = {
   /** A scope was created. */
   scope: {
@@ -63,6 +107,15 @@ export type TokenRegistryEvents = {
  * TokenRegistry holds one {@link Scope} per session or identity, keyed by id. It is an interface,
  * recognised by shape: a registry made by another copy of the library (in another bundle) works.
  * This is version 1 of what crosses that boundary: later versions only add members.
+ *
+ * @example
+ * ```ts
+ * const registry: TokenRegistry = createRegistry()
+ * registry.scope('agent-7', { fetchToken })
+ * registry.setToken('agent-7', pushedJwt) // reaches agent-7's provider, and no other
+ * console.log(registry.size, [...registry.ids()]) // 1 [ 'agent-7' ]
+ * registry.get('agent-7')?.dispose() // the scope leaves the registry
+ * ```
  */
 export interface TokenRegistry extends Disposable {
   /**
@@ -93,6 +146,16 @@ export interface TokenRegistry extends Disposable {
  * Scope is one session or identity: it owns its provider (unless a shared one was passed in), and
  * every client, heartbeat and resource made for it. `dispose()` releases all of them, last-in
  * first-out, and removes the scope from its registry.
+ *
+ * @example
+ * ```ts
+ * const scope = registry.scope('agent-7', { fetchToken })
+ * const town = scope.client({ baseUrl: 'https://town.example.com/' })
+ * scope.heartbeat({ client: town, url: 'agents/agent-7/heartbeat', intervalMs: 30_000 })
+ * scope.add(() => socket.close())
+ * // the session ends: the socket, the heartbeat, the client and the provider are released in that order
+ * scope.dispose()
+ * ```
  */
 export interface Scope extends Disposable {
   /** The scope's id, such as an agent id. */
@@ -114,22 +177,47 @@ export interface Scope extends Disposable {
   dispose(): void
 }
 
-/** Something a scope can own and release: a `Disposable`, anything with `dispose()`, or a cleanup function. */
+/**
+ * Releasable is something a scope can own and release: a `Disposable`, anything with `dispose()`,
+ * or a cleanup function.
+ *
+ * @example
+ * ```ts
+ * scope.add(() => clearInterval(poller)) // a cleanup function
+ * scope.add({ dispose: () => watcher.close() }) // anything with dispose()
+ * scope.add(connection) // a Disposable: its [Symbol.dispose]() is called
+ * ```
+ */
 export type Releasable = Disposable | HasDispose | (() => void)
 
-/** An object released by its `dispose()` method (many libraries' resources, before `Symbol.dispose`). */
+/**
+ * HasDispose is an object released by its `dispose()` method (many libraries' resources, before
+ * `Symbol.dispose`).
+ *
+ * @example
+ * ```ts
+ * scope.add({ dispose: () => socket.close() })
+ * ```
+ */
 export interface HasDispose {
-  /**
-   * Releases the resource.
-   * @example
-   * ```ts
-   * scope.add({ dispose: () => socket.close() })
-   * ```
-   */
+  /** Releases the resource. */
   dispose(): void
 }
 
-/** Options of a heartbeat. */
+/**
+ * HeartbeatOptions are the options of a heartbeat.
+ *
+ * @example
+ * ```ts
+ * scope.heartbeat({
+ *   url: 'https://town.example.com/agents/agent-7/heartbeat', // no client: the scope makes one for this origin
+ *   intervalMs: 30_000,
+ *   method: 'PUT',
+ *   body: () => ({ status: 'working', queued: queue.length }),
+ *   timeoutMs: 5_000,
+ * })
+ * ```
+ */
 export interface HeartbeatOptions {
   /** Where to send the beats. */
   url: string | URL
@@ -137,7 +225,7 @@ export interface HeartbeatOptions {
   intervalMs: number
   /** The client to send with; in a scope, the default is a client of the scope for `url`'s origin. */
   client?: RefreshingClient
-  /** @default 'POST' */
+  /** The HTTP method of each beat. @default 'POST' */
   method?: string
   /** The JSON body of each beat. */
   body?: () => unknown
@@ -147,7 +235,17 @@ export interface HeartbeatOptions {
   timeoutMs?: number
 }
 
-/** The events of a {@link Heartbeat}. */
+/**
+ * HeartbeatEvents are the events of a {@link Heartbeat}.
+ *
+ * @example
+ * ```ts
+ * heartbeat.on('beat', ({ status, ok }) => console.debug(`heartbeat: ${status}${ok ? '' : ' (failed)'}`))
+ * heartbeat.on('failure', ({ status, error, consecutive }) => {
+ *   if (consecutive >= 3) console.error(`heartbeat failing ${consecutive} times in a row`, status ?? error)
+ * })
+ * ```
+ */
 export type HeartbeatEvents = {
   /** A beat got a response (any status). */
   beat: {
@@ -167,7 +265,17 @@ export type HeartbeatEvents = {
   }
 }
 
-/** Heartbeat sends a request every `intervalMs`, never two at once, and counts the outcomes. */
+/**
+ * Heartbeat sends a request every `intervalMs`, never two at once, and counts the outcomes.
+ *
+ * @example
+ * ```ts
+ * const heartbeat: Heartbeat = startHeartbeat({ client, url: '/agents/7/heartbeat', intervalMs: 30_000 })
+ * // later
+ * console.log(`${heartbeat.ok} of ${heartbeat.sent} beats answered 2xx, ${heartbeat.failed} failed`)
+ * heartbeat.stop()
+ * ```
+ */
 export interface Heartbeat extends Disposable {
   /** Beats started. */
   readonly sent: number

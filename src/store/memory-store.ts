@@ -1,7 +1,18 @@
 import { isNewer, type TokenSet } from '../token/token-set.js'
 import type { Lease, TokenStore } from './types.js'
 
-/** Options of {@link createMemoryStore}. */
+/**
+ * MemoryStoreOptions are the options of {@link createMemoryStore}.
+ *
+ * @example
+ * ```ts
+ * let now = Date.parse('2026-01-01T00:00:00Z')
+ * const store = createMemoryStore({ now: () => now }) // a test moves the clock by hand
+ * await store.set('svc-orders', { accessToken: 'opaque-token', expiresAt: now + 60_000 })
+ * now += 60_000
+ * await store.get('svc-orders') // undefined: the token has expired
+ * ```
+ */
 export interface MemoryStoreOptions {
   /** The clock, in epoch ms. @default Date.now */
   now?: () => number

@@ -3,7 +3,21 @@ import { providerDefaults } from './schedule.js'
 import type { TokenInput } from './token-set.js'
 import type { FetchToken } from './types.js'
 
-/** Options of `createTokenProvider`. Every time is in milliseconds unless its name says otherwise. */
+/**
+ * TokenProviderOptions are the options of `createTokenProvider`. Every time is in milliseconds
+ * unless its name says otherwise.
+ *
+ * @example
+ * ```ts
+ * const tokens = createTokenProvider({
+ *   name: 'agent-7',
+ *   fetchToken,
+ *   refreshLeadMs: 120_000, // refresh at the latest 2 minutes before expiry
+ *   retry: { maxDelayMs: 60_000 },
+ *   expectedClaims: { sub: 'agent-7' }, // refuse a token issued to another agent
+ * })
+ * ```
+ */
 export interface TokenProviderOptions {
   /** Gets a fresh token. Omit it for a push-only provider that is fed through `setToken`. */
   fetchToken?: FetchToken

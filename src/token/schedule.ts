@@ -1,7 +1,13 @@
 import type { TokenSet } from './token-set.js'
 
 /**
- * The provider's defaults, one place for all of them. Times are milliseconds.
+ * providerDefaults are the provider's defaults, one place for all of them. Times are milliseconds.
+ *
+ * @example
+ * ```ts
+ * providerDefaults.refreshLeadMs // 60_000
+ * createTokenProvider({ fetchToken, refreshLeadMs: providerDefaults.refreshLeadMs * 5 }) // 5 minutes ahead
+ * ```
  */
 export const providerDefaults = Object.freeze({
   /** Refresh once this fraction of the token's lifetime has passed. */
@@ -30,6 +36,9 @@ export const providerDefaults = Object.freeze({
     maxDelayMs: 30_000,
   }),
 })
+
+/** The span of JavaScript dates, 2 × 8.64e15 ms: no real lifetime is longer. */
+const maxLifetimeMs = 1.728e16
 
 /** The timing options the schedule depends on. */
 export interface Timing {
@@ -66,7 +75,9 @@ export function scheduleFor(token: TokenSet, receivedAt: number, timing: Timing,
   if (expiresAt === undefined) return { refreshAt: Number.POSITIVE_INFINITY, expiredAt: Number.POSITIVE_INFINITY }
   const shift = issuedAt !== undefined && issuedAt > receivedAt ? issuedAt - receivedAt : 0
   const end = expiresAt - shift
-  const start = Math.min(issuedAt === undefined ? receivedAt : issuedAt - shift, end)
+  // A lifetime longer than the range of dates (a clock gone wild) is cut to it, so no arithmetic
+  // below can overflow to Infinity.
+  const start = Math.max(Math.min(issuedAt === undefined ? receivedAt : issuedAt - shift, end), end - maxLifetimeMs)
   const lifetime = end - start
   const lead = Math.min(timing.refreshLeadMs, (1 - timing.refreshAtRatio) * lifetime)
   // Offsets from `start`, in whole milliseconds rounded down: timers have no finer resolution,

@@ -4,6 +4,12 @@ import { AuthError, TokenDecodeError } from '../errors.js'
 /**
  * TokenSet is an access token plus what we know about it. Times are epoch milliseconds.
  * It is the one object of this library that holds a token: do not log it.
+ *
+ * @example
+ * ```ts
+ * const set: TokenSet = await tokens.getTokenSet()
+ * const secondsLeft = set.expiresAt === undefined ? Infinity : Math.floor((set.expiresAt - Date.now()) / 1000)
+ * ```
  */
 export interface TokenSet {
   /** The access token itself. */
@@ -23,6 +29,13 @@ export interface TokenSet {
 /**
  * TokenInput is anything that can become a {@link TokenSet}: a JWT or opaque string, a
  * `TokenSet`, or an OAuth2-style `{accessToken, expiresIn}` with the lifetime in seconds.
+ *
+ * @example
+ * ```ts
+ * tokens.setToken(jwt) // expiry and issue time from its exp and iat claims
+ * tokens.setToken({ accessToken: 'opaque-token', expiresIn: 3600 }) // seconds, as in an OAuth2 response
+ * tokens.setToken({ accessToken: 'opaque-token', expiresAt: Date.parse('2026-12-01T00:00:00Z') })
+ * ```
  */
 export type TokenInput =
   | string
@@ -40,7 +53,15 @@ export type TokenInput =
       scope?: string
     }
 
-/** Options of {@link parseToken}. */
+/**
+ * ParseTokenOptions are the options of {@link parseToken}.
+ *
+ * @example
+ * ```ts
+ * parseToken({ accessToken: 'opaque-token', expiresIn: 60 }, { now: 1_800_000_000_000 })
+ * // { accessToken: 'opaque-token', issuedAt: 1_800_000_000_000, expiresAt: 1_800_000_060_000 }
+ * ```
+ */
 export interface ParseTokenOptions {
   /** The current time in epoch ms, the base of `expiresIn`. @default Date.now() */
   now?: number

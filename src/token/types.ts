@@ -1,12 +1,44 @@
 import type { TokenInput, TokenSet } from './token-set.js'
 
-/** Why a refresh was started. */
+/**
+ * RefreshReason is why a refresh was started.
+ *
+ * @example
+ * ```ts
+ * const fetchToken: FetchToken = async ({ reason, signal }) => {
+ *   if (reason === 'unauthorized') console.warn('a server refused the last token before its expiry')
+ *   return (await fetch('https://auth.example.com/agents/7/token', { method: 'POST', signal })).text()
+ * }
+ * ```
+ */
 export type RefreshReason = 'initial' | 'scheduled' | 'expired' | 'unauthorized' | 'manual'
 
-/** Why the provider's token changed: a refresh, a push (`setToken`), or the fleet's store. */
+/**
+ * TokenReason is why the provider's token changed: a refresh, a push (`setToken`), or the fleet's store.
+ *
+ * @example
+ * ```ts
+ * tokens.on('token', ({ token, reason }) => {
+ *   console.log(`new token (${reason}), expires at ${token.expiresAt ?? 'an unknown time'}`) // never log the token
+ * })
+ * ```
+ */
 export type TokenReason = RefreshReason | 'push' | 'store'
 
-/** What a {@link FetchToken} is called with. */
+/**
+ * FetchTokenContext is what a {@link FetchToken} is called with.
+ *
+ * @example
+ * ```ts
+ * const fetchToken: FetchToken = async ({ signal, current, report }) => {
+ *   const body = new URLSearchParams({ refresh_token: current?.refreshToken ?? savedRefreshToken })
+ *   const response = await fetch('https://auth.example.com/refresh', { method: 'POST', body, signal })
+ *   const { access_token, expires_in, refresh_token } = await response.json()
+ *   vault.save(refresh_token).catch(report) // not fatal: it becomes an `error` event
+ *   return { accessToken: access_token, expiresIn: expires_in, refreshToken: refresh_token }
+ * }
+ * ```
+ */
 export interface FetchTokenContext {
   /** Aborted when the refresh times out or the provider is disposed. */
   signal: AbortSignal
@@ -37,7 +69,18 @@ export interface FetchToken {
   attach?: (provider: TokenProvider) => (() => void) | undefined
 }
 
-/** The payload of a provider `error` event. Never carries a token. */
+/**
+ * TokenProviderErrorEvent is the payload of a provider `error` event. Never carries a token.
+ *
+ * @example
+ * ```ts
+ * tokens.on('error', ({ error, attempt, willRetry, retryInMs, store }) => {
+ *   if (store) console.warn(`token store unavailable, refreshing locally: ${error.message}`)
+ *   else if (willRetry) console.warn(`refresh ${attempt} failed, next try in ${retryInMs} ms: ${error.message}`)
+ *   else console.error(error.message) // given up (state 'failed'), or a reported problem (attempt 0)
+ * })
+ * ```
+ */
 export interface TokenProviderErrorEvent {
   /** A `RefreshError` (with `cause`) for a failed refresh, or the reported problem. */
   error: Error
@@ -51,7 +94,16 @@ export interface TokenProviderErrorEvent {
   store?: boolean
 }
 
-/** The events of a {@link TokenProvider}. Only `token` carries a token. */
+/**
+ * TokenProviderEvents are the events of a {@link TokenProvider}. Only `token` carries a token.
+ *
+ * @example
+ * ```ts
+ * type TokenEvent = TokenProviderEvents['token'] // { token: TokenSet; reason: TokenReason }
+ * tokens.on('expired', ({ expiresAt }) => console.warn(`token expired at ${new Date(expiresAt).toISOString()}`))
+ * tokens.on('disposed', () => console.log('provider disposed'))
+ * ```
+ */
 export type TokenProviderEvents = {
   /** The current token changed. */
   token: {
@@ -71,10 +123,30 @@ export type TokenProviderEvents = {
   disposed: undefined
 }
 
-/** The states of a {@link TokenProvider}. */
+/**
+ * TokenProviderState is where a {@link TokenProvider} stands: `empty` no token yet; `fresh` before
+ * the refresh point; `stale` past it, still valid; `refreshing` a refresh in flight; `expired` past
+ * expiry less the clock skew, or refused by a server; `failed` after a terminal error or the last
+ * allowed attempt (an unexpired token is still served); `disposed`.
+ *
+ * @example
+ * ```ts
+ * // a readiness probe: not ready without a valid token, or once refreshing has given up
+ * const unready: TokenProviderState[] = ['empty', 'expired', 'failed', 'disposed']
+ * const ready = () => !unready.includes(tokens.state)
+ * ```
+ */
 export type TokenProviderState = 'empty' | 'fresh' | 'stale' | 'refreshing' | 'expired' | 'failed' | 'disposed'
 
-/** Options of `getToken()` and `getTokenSet()`. */
+/**
+ * GetTokenOptions are the options of `getToken()` and `getTokenSet()`.
+ *
+ * @example
+ * ```ts
+ * const token = await tokens.getToken({ signal: AbortSignal.timeout(5_000) }) // stop waiting after 5 s
+ * const fresh = await tokens.getTokenSet({ forceRefresh: true }) // a new token, whatever the schedule says
+ * ```
+ */
 export interface GetTokenOptions {
   /** Stops this caller's wait; a refresh shared with other callers carries on. */
   signal?: AbortSignal
@@ -86,6 +158,16 @@ export interface GetTokenOptions {
  * TokenProvider owns one identity's current token: it decodes expiry, refreshes on a timer
  * before expiry, keeps one refresh in flight, accepts pushed tokens and emits events.
  * Recognised by shape: a provider made by another copy of the library works as well.
+ *
+ * @example
+ * ```ts
+ * const tokens: TokenProvider = createTokenProvider({ name: 'agent-7', fetchToken })
+ * const token = await tokens.getToken() // refreshed first if there is no valid token
+ * tokens.setToken(pushedJwt) // false unless it is newer than the current token
+ * tokens.invalidate(token) // a server refused it: if it is still current, it is replaced
+ * console.log(tokens.state, tokens.current?.expiresAt)
+ * tokens.dispose()
+ * ```
  */
 export interface TokenProvider extends Disposable {
   /** The access token to use now, refreshing first if there is no valid one. */

@@ -327,7 +327,7 @@ describe('token endpoint faults, more', () => {
     expect(s.api.hits.every((hit) => hit.token === held)).toBe(true)
     await expect.poll(() => s.errors.length).toBe(1)
     expect(s.errors[0]).toMatchObject({ attempt: 1, willRetry: true })
-    expect((s.errors[0]?.error.cause as Error).message).toBe(
+    expect((s.errors[0]?.error.cause as Error | undefined)?.message).toBe(
       'token provider "agent-a": fetchToken returned the token the provider already holds',
     )
   })

@@ -35,6 +35,17 @@ describe('scheduleFor', () => {
     expect(schedule).toEqual({ refreshAt: 0.8 * hour, expiredAt: hour - 30_000 })
   })
 
+  it('stays finite for a receipt time so far off that the lifetime would overflow', () => {
+    const schedule = scheduleFor(
+      { accessToken: 't', expiresAt: 1.0977121702440959e293 },
+      -1.7976931348623147e308,
+      { refreshAtRatio: 0.01, refreshLeadMs: 0, clockSkewMs: 0, refreshJitterRatio: 5e-324 },
+      () => 0,
+    )
+    expect(Number.isFinite(schedule.refreshAt) && Number.isFinite(schedule.expiredAt)).toBe(true)
+    expect(schedule.refreshAt).toBeLessThanOrEqual(schedule.expiredAt)
+  })
+
   it('never refreshes a token with unknown expiry on a timer', () => {
     expect(scheduleFor({ accessToken: 't' }, 0, noJitter, Math.random)).toEqual({
       refreshAt: Number.POSITIVE_INFINITY,
