@@ -8,6 +8,9 @@ export interface Exchanged {
 
 const maxRedirects = 20
 const contentHeaders = ['content-type', 'content-length', 'content-encoding', 'content-language', 'content-location']
+// What the fetch standard (and undici) drop on a hop to another origin; we drop what `authorize`
+// set as well.
+const credentialHeaders = ['authorization', 'proxy-authorization', 'cookie', 'host']
 
 /**
  * send sends `outgoing` once, its headers already carrying the token. It adds no await of its own:
@@ -52,13 +55,14 @@ export async function followRedirects(
   let url = outgoing.url
   let carried = true
   let withBody = true
-  for (let hops = 1; isRedirect(response.status); hops++) {
+  let hops = 0
+  for (; isRedirect(response.status); hops++) {
     const location = response.headers.get('location')
     if (location === null) break
-    if (hops > maxRedirects) throw new TypeError(`more than ${maxRedirects} redirects from ${new URL(url).origin}`)
+    if (hops === maxRedirects) throw new TypeError(`more than ${maxRedirects} redirects from ${new URL(url).origin}`)
     const next = new URL(location, url)
     if (next.protocol !== 'http:' && next.protocol !== 'https:') throw new TypeError('redirect to a non-http(s) URL')
-    await response.body?.cancel()
+    await response.body?.cancel().catch(() => {})
     // The fetch standard's rewrites: 303 becomes GET, and so does a POST answered by 301 or 302.
     if ((response.status === 303 && init.method !== 'HEAD') || (init.method === 'POST' && response.status <= 302)) {
       init.method = 'GET'
@@ -70,6 +74,7 @@ export async function followRedirects(
     if (carried && next.origin !== new URL(url).origin) {
       carried = false
       for (const name of authNames) headers.delete(name)
+      for (const name of credentialHeaders) headers.delete(name)
     }
     url = next.href
     const body = withBody ? outgoing.body.next() : null
@@ -77,7 +82,7 @@ export async function followRedirects(
     init.duplex = body !== null && outgoing.body.streamed ? 'half' : undefined
     response = await fetchImpl(url, init)
   }
-  markRedirected(response, url)
+  if (hops > 0) markRedirected(response, url)
   return { response, carried }
 }
 

@@ -256,6 +256,43 @@ describe('RefreshingClient.fetch', () => {
     expect(elsewhere.hits.map((hit) => hit.body.toString())).toEqual(['', '', '', 'b', 'b'])
   })
 
+  it('drops the credentials the platform drops on a redirect to another origin: Cookie, Proxy-Authorization, Authorization', async () => {
+    const elsewhere = await startServer((_, response) => json(response, 200, {}))
+    cleanups.push(elsewhere.close)
+    const redirector = await startServer((_, response) => {
+      response.writeHead(302, { location: elsewhere.url('/landing') })
+      response.end()
+    })
+    cleanups.push(redirector.close)
+    const client = makeClient({
+      baseUrl: redirector.origin,
+      headers: { cookie: 'session=SECRET', 'x-trace': 'kept' },
+      authorize: (headers, token) => headers.set('x-api-key', token),
+    })
+    await client.fetch('/go', {
+      headers: { 'proxy-authorization': 'Basic cHJveHk=', authorization: 'Basic dXNlcjpwdw==' },
+    })
+    expect(redirector.hits[0]?.headers.cookie).toBe('session=SECRET')
+    const landed = elsewhere.hits[0]?.headers ?? {}
+    expect([landed.cookie, landed['proxy-authorization'], landed.authorization, landed['x-api-key']]).toEqual([
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+    ])
+    expect(landed['x-trace']).toBe('kept')
+  })
+
+  it('does not mark a 3xx without Location as redirected', async () => {
+    const server = await startServer((_, response) => {
+      response.writeHead(302)
+      response.end()
+    })
+    cleanups.push(server.close)
+    const response = await makeClient({ baseUrl: server.origin }).fetch('/x')
+    expect([response.status, response.redirected]).toEqual([302, false])
+  })
+
   it('keeps the token on a same-origin redirect', async () => {
     const server = await startServer((hit, response) => {
       if (hit.path === '/old') {
