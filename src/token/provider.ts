@@ -91,13 +91,19 @@ class Provider implements TokenProvider {
   constructor(options: TokenProviderOptions) {
     this.#options = resolveOptions(options)
     this.#timer = new Timer(this.#options.now, () => this.#tick())
-    if (options.initialToken !== undefined) {
-      const set = this.#parse(options.initialToken)
-      this.#held = this.#hold(set, this.#options.now())
-      this.#reschedule()
+    const initial = options.initialToken === undefined ? undefined : this.#parse(options.initialToken)
+    // Side effects last, and undone if one throws: a provider nobody holds must not live on.
+    try {
+      if (initial !== undefined) {
+        this.#held = this.#hold(initial, this.#options.now())
+        this.#reschedule()
+      }
+      this.#detach = this.#options.fetchToken?.attach?.(this) ?? undefined
+      this.#unwatch = this.#watchStore()
+    } catch (error) {
+      this.dispose()
+      throw error
     }
-    this.#detach = this.#options.fetchToken?.attach?.(this) ?? undefined
-    this.#unwatch = this.#watchStore()
   }
 
   get current(): TokenSet | undefined {
@@ -143,6 +149,7 @@ class Provider implements TokenProvider {
 
   refresh(options: { signal?: AbortSignal } = {}): Promise<TokenSet> {
     if (this.#disposed) return Promise.reject(new DisposedError(this.#options.label))
+    if (options.signal?.aborted === true) return Promise.reject(options.signal.reason)
     return withSignal(this.#refreshNow('manual'), options.signal)
   }
 
@@ -186,8 +193,11 @@ class Provider implements TokenProvider {
     this.#detach = undefined
     this.#unwatch = undefined
     try {
-      unwatch?.()
-      detach?.()
+      try {
+        unwatch?.()
+      } finally {
+        detach?.()
+      }
     } finally {
       this.#events.emit('disposed', undefined)
       this.#events.clear()
@@ -198,10 +208,15 @@ class Provider implements TokenProvider {
    * Store hook: offers a token from outside (a push or the fleet's store). Returns whether it
    * replaced the current one.
    */
-  #offer(set: TokenSet, reason: TokenReason): boolean {
+  #offer(offered: TokenSet, reason: TokenReason): boolean {
+    const current = this.#held
+    // A pushed or stored token without a refresh token keeps the one we have (the latest rotated).
+    const set =
+      offered.refreshToken === undefined && current?.set.refreshToken !== undefined
+        ? { ...offered, refreshToken: current.set.refreshToken }
+        : offered
     const held = this.#hold(set, this.#options.now())
     if (!isValid(held, this.#options.now())) return false
-    const current = this.#held
     if (
       current !== undefined &&
       !(current.rejected ? set.accessToken !== current.set.accessToken : isNewer(set, current.set))
@@ -410,8 +425,8 @@ class Provider implements TokenProvider {
     this.#terminal = false
     this.#error = undefined
     // A push (or the store) may have replaced the token while this pull ran: then the pulled
-    // token only wins if it is newer.
-    if (seq === this.#seq || replaced === undefined || isNewer(set, replaced.set)) {
+    // token only wins if it is newer, or if what replaced it has been refused since.
+    if (seq === this.#seq || replaced === undefined || replaced.rejected || isNewer(set, replaced.set)) {
       this.#install(held, reason)
       return set
     }
@@ -547,6 +562,7 @@ async function sleep(ms: number, signal: AbortSignal): Promise<void> {
         signal.removeEventListener('abort', onAbort)
         resolve()
       }, clampDelay(left))
+      unrefTimer(handle)
       signal.addEventListener('abort', onAbort, { once: true })
     })
   }

@@ -695,4 +695,57 @@ describe('createTokenProvider', () => {
     await throttled.getToken().catch(() => {})
     expect(throttledErrors[0]?.retryInMs).toBe(5_000)
   })
+
+  it('neither starts a refresh nor leaves a rejection unhandled for an already aborted refresh()', async () => {
+    let calls = 0
+    const tokens = provider({
+      fetchToken: async () => {
+        calls++
+        throw new Error('down')
+      },
+    })
+    await expect(tokens.refresh({ signal: AbortSignal.abort(new Error('client left')) })).rejects.toThrow('client left')
+    await advance(0)
+    expect(calls).toBe(0)
+  })
+
+  it('installs a pulled token over a pushed one that a server has refused since', async () => {
+    let release: (token: TokenSet) => void = () => {}
+    const tokens = provider({ fetchToken: () => new Promise((resolve) => (release = resolve)) })
+    const pulling = tokens.refresh()
+    tokens.setToken({ accessToken: 'pushed', expiresAt: T0 + 2 * hour, issuedAt: T0 })
+    tokens.invalidate('pushed')
+    release({ accessToken: 'pulled', expiresAt: T0 + hour, issuedAt: T0 })
+    expect((await pulling).accessToken).toBe('pulled')
+    expect(await tokens.getToken()).toBe('pulled')
+  })
+
+  it('keeps the refresh token it holds when a pushed token comes without one', () => {
+    const tokens = provider({ initialToken: { accessToken: 'a', expiresIn: 60, refreshToken: 'rotated-3' } })
+    tokens.setToken({ accessToken: 'b', expiresIn: 120 })
+    expect(tokens.current).toMatchObject({ accessToken: 'b', refreshToken: 'rotated-3' })
+  })
+
+  it('leaves nothing running when its construction fails after a token source attached', () => {
+    const calls: string[] = []
+    const fetchToken: FetchToken = Object.assign(async () => 'x', {
+      attach: () => {
+        calls.push('attach')
+        return () => calls.push('detach')
+      },
+    })
+    const store = {
+      get: async () => undefined,
+      set: async () => {},
+      acquire: async () => undefined,
+      watch: () => {
+        throw new Error('the store is closed')
+      },
+    }
+    expect(() =>
+      createTokenProvider({ fetchToken, store, storeKey: 'k', initialToken: { accessToken: 'a', expiresIn: 60 } }),
+    ).toThrow('the store is closed')
+    expect(calls).toEqual(['attach', 'detach'])
+    expect(vi.getTimerCount()).toBe(0)
+  })
 })
