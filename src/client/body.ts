@@ -21,8 +21,9 @@ const none: ReplayableBody = { next: () => null, streamed: false, release() {} }
  */
 export function replayable(body: BodyInit | null | undefined): ReplayableBody {
   if (body === undefined || body === null) return none
-  if (!isStream(body)) return { next: () => body, streamed: false, release() {} }
-  let spare: ReadableStream<Uint8Array> = body
+  const stream = isStream(body) ? body : isAsyncIterable(body) ? fromAsyncIterable(body) : undefined
+  if (stream === undefined) return { next: () => body, streamed: false, release() {} }
+  let spare: ReadableStream<Uint8Array> = stream
   return {
     streamed: true,
     next() {
@@ -53,4 +54,24 @@ export function isFormData(body: unknown): body is FormData {
 
 function isStream(body: BodyInit): body is ReadableStream<Uint8Array> {
   return typeof ReadableStream !== 'undefined' && body instanceof ReadableStream
+}
+
+// Node's fetch also takes an async iterable (a Node Readable, a generator), which can be read only
+// once: it becomes a stream, teed like any other.
+function isAsyncIterable(body: unknown): body is AsyncIterable<Uint8Array | string> {
+  return typeof body === 'object' && body !== null && Symbol.asyncIterator in body
+}
+
+function fromAsyncIterable(body: AsyncIterable<Uint8Array | string>): ReadableStream<Uint8Array> {
+  const iterator = body[Symbol.asyncIterator]()
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const { done, value } = await iterator.next()
+      if (done === true) controller.close()
+      else controller.enqueue(typeof value === 'string' ? new TextEncoder().encode(value) : value)
+    },
+    async cancel(reason) {
+      await iterator.return?.(reason)
+    },
+  })
 }

@@ -59,9 +59,12 @@ export class RefreshingClient implements Disposable {
     ) {
       throw new RangeError('retryOnStatus must be an array of HTTP error statuses (400 to 599)')
     }
-    this.#owned = !isTokenProvider(tokens)
-    this.tokens = isTokenProvider(tokens) ? tokens : createTokenProvider(tokens as TokenProviderOptions)
+    // Everything that can throw comes before the provider is made: a client that fails to be
+    // constructed must not leave a provider of its own running.
     this.#headers = options.headers === undefined ? undefined : Object.fromEntries(new Headers(options.headers))
+    const shared = isTokenProvider(tokens)
+    this.#owned = !shared
+    this.tokens = shared ? tokens : createTokenProvider(tokens as TokenProviderOptions)
     this.#authorize = authorize ?? bearer
     this.#retryOn = retryOnStatus === undefined ? defaultRetryOn : [...retryOnStatus]
     this.#fetch = fetchImpl

@@ -26,10 +26,13 @@ export interface Outgoing {
   readonly follow: boolean
 }
 
-/** Whether the runtime hands `redirect: 'manual'` responses to us (not so in browsers: they are opaque). */
-const manualRedirects = !/^Mozilla\//.test(
-  (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent ?? '',
-)
+/**
+ * Whether the runtime hands `redirect: 'manual'` responses to us: Node, Bun, Deno and Workers do;
+ * browsers make them opaque. A browser-like user agent on Node (jsdom, happy-dom) still has Node's fetch.
+ */
+const manualRedirects =
+  !/^Mozilla\//.test((globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent ?? '') ||
+  typeof (globalThis as { process?: { versions?: { node?: unknown } } }).process?.versions?.node === 'string'
 
 /**
  * prepareOutgoing builds an {@link Outgoing} from fetch's arguments. It never mutates them: the
@@ -60,14 +63,20 @@ export function prepareOutgoing(
     const template = request.body === null ? request : request.clone()
     return { url, init: own, headers, request: template, follow, body: requestBody(template) }
   }
+  if (request !== undefined) {
+    // A Request with a body in `init`, as `new Request(request, { body })` would: the request's
+    // method and signal, init's body. The request itself is not sent, so its body is never read.
+    own.method ??= request.method
+    own.signal ??= request.signal
+  }
   if (isFormData(body)) {
     return serializeFormData(body).then((serialized) => {
       const bag = toHeaders(headers)
       if (!bag.has('content-type')) bag.set('content-type', serialized.contentType)
-      return { url, init: own, headers: bag, request, follow, body: replayable(serialized.body) }
+      return { url, init: own, headers: bag, request: undefined, follow, body: replayable(serialized.body) }
     })
   }
-  return { url, init: own, headers, request, follow, body: replayable(body) }
+  return { url, init: own, headers, request: undefined, follow, body: replayable(body) }
 }
 
 /** toHeaders returns the bag as a `Headers` (a copy when it is a plain object). */
@@ -81,16 +90,30 @@ function collectHeaders(
   perRequest: HeadersInit | undefined,
   needsHeaders: boolean,
 ): HeaderBag {
-  const plain = perRequest === undefined || (!Array.isArray(perRequest) && !(perRequest instanceof Headers))
-  if (!plain || needsHeaders) {
+  if (needsHeaders) {
     const headers = new Headers(staticHeaders)
-    if (perRequest !== undefined) for (const [name, value] of new Headers(perRequest)) headers.set(name, value)
+    if (perRequest !== undefined) new Headers(perRequest).forEach((value, name) => headers.set(name, value))
     return headers
   }
   const bag: Record<string, string> = {}
   for (const name in staticHeaders) bag[name] = staticHeaders[name] as string
-  for (const name in perRequest) bag[name.toLowerCase()] = (perRequest as Record<string, string>)[name] as string
+  if (perRequest === undefined) return bag
+  if (isPlainObject(perRequest)) {
+    for (const name in perRequest) bag[name.toLowerCase()] = (perRequest as Record<string, string>)[name] as string
+    return bag
+  }
+  // A Headers (of any realm or library) or a list of pairs: Headers reads both, lower-cases the
+  // names and joins repeated ones, as fetch would.
+  const headers = perRequest instanceof Headers ? perRequest : new Headers(perRequest)
+  headers.forEach((value, name) => {
+    bag[name] = value
+  })
   return bag
+}
+
+function isPlainObject(value: object): boolean {
+  const prototype = Object.getPrototypeOf(value)
+  return prototype === Object.prototype || prototype === null
 }
 
 /** A `Request`'s body for redirect hops: each gets a clone of the template, kept unread until then. */

@@ -9,6 +9,7 @@ import {
   type RefreshingClientEvents,
   type TokenProvider,
 } from '../../src/index.js'
+import { pendingTimers } from '../../src/internal/timer.js'
 import { mint } from '../helpers/jwt.js'
 import {
   type ApiServer,
@@ -315,6 +316,61 @@ describe('RefreshingClient.fetch', () => {
     const client = makeClient({ baseUrl: server.origin })
     const response = await client.fetch('/x', { redirect: 'manual' })
     expect(response.status).toBe(302)
+  })
+
+  it('sends the body of init over that of a Request, as new Request(request, init) would', async () => {
+    const client = makeClient()
+    const request = new Request(api.url('/r'), { method: 'POST', body: 'old', headers: { 'x-r': '1' } })
+    await client.fetch(request, { body: 'new' })
+    await client.fetch(new Request(api.url('/r'), { method: 'POST' }), { body: 'hello' })
+    expect(api.hits.map((hit) => [hit.method, hit.body.toString(), hit.headers['x-r']])).toEqual([
+      ['POST', 'new', '1'],
+      ['POST', 'hello', undefined],
+    ])
+    expect(request.bodyUsed).toBe(false)
+  })
+
+  it('reads headers of any Headers implementation, not only the global one', async () => {
+    const { Headers: UndiciHeaders } = await import('undici')
+    const client = makeClient({ headers: { 'x-static': 's' } })
+    await client.fetch('/h', { headers: new UndiciHeaders({ 'x-lib': 'undici' }) as unknown as Headers })
+    expect([api.hits[0]?.headers['x-lib'], api.hits[0]?.headers['x-static']]).toEqual(['undici', 's'])
+  })
+
+  it('replays an async iterable body (a Node Readable) after a 401', async () => {
+    const { Readable } = await import('node:stream')
+    const client = makeClient()
+    await revokeCurrent(client)
+    const body = Readable.from([Buffer.from('part one,'), Buffer.from('part two')])
+    const response = await client.fetch('/upload', {
+      method: 'POST',
+      body: body as never,
+      duplex: 'half',
+    } as RequestInit)
+    expect(response.status).toBe(200)
+    expect(api.hits.map((hit) => hit.body.toString())).toEqual(['part one,part two', 'part one,part two'])
+  })
+
+  it('makes no provider when its construction fails', () => {
+    let calls = 0
+    const timers = pendingTimers()
+    expect(
+      () =>
+        new RefreshingClient({
+          baseUrl: api.origin,
+          headers: { 'bad header name': 'x' },
+          tokens: {
+            initialToken: { accessToken: 'a', expiresIn: 1 },
+            fetchToken: async () => {
+              calls++
+              return 'b'
+            },
+          },
+        }),
+    ).toThrow(TypeError)
+    // A provider made before the throw would have armed its refresh timer.
+    expect(pendingTimers()).toBe(timers)
+    expect(calls).toBe(0)
   })
 
   it('never mutates the caller init, its headers or its Request', async () => {
