@@ -92,7 +92,11 @@ function collectHeaders(
 ): HeaderBag {
   if (needsHeaders) {
     const headers = new Headers(staticHeaders)
-    if (perRequest !== undefined) new Headers(perRequest).forEach((value, name) => headers.set(name, value))
+    if (perRequest !== undefined) {
+      new Headers(perRequest).forEach((value, name) => {
+        headers.set(name, value)
+      })
+    }
     return headers
   }
   const bag: Record<string, string> = {}

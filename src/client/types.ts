@@ -33,19 +33,19 @@ export interface RefreshingClientOptions {
   /** The provider of the token, or options to make one that the client then owns and disposes. */
   tokens: TokenProvider | TokenProviderOptions
   /** Relative URLs resolve against it, and its origin may receive the token. */
-  baseUrl?: string | URL
+  baseUrl?: string | URL | undefined
   /** Other origins that may receive the token, such as `https://uploads.example.com`. */
-  allowedOrigins?: string[]
+  allowedOrigins?: string[] | undefined
   /** Headers sent with every request (identity headers, for instance); per-request headers win. */
-  headers?: HeadersInit
+  headers?: HeadersInit | undefined
   /** Puts the token on the request. @default sets `Authorization: Bearer <token>` */
-  authorize?: Authorize
+  authorize?: Authorize | undefined
   /** Response statuses that mean "this token was refused": refresh and replay once. @default [401] */
-  retryOnStatus?: number[]
+  retryOnStatus?: number[] | undefined
   /** The underlying fetch. @default globalThis.fetch, looked up at each call */
-  fetch?: typeof fetch
+  fetch?: typeof fetch | undefined
   /** Options for `client.ky`; `baseUrl` and `fetch` are the client's. */
-  ky?: KyOptions
+  ky?: KyOptions | undefined
 }
 
 /**

@@ -21,13 +21,13 @@ import { readLimited, tooLarge } from './read-body.js'
  */
 export interface PushVerifyOptions {
   /** A key, a JWK, a JSON Web Key Set, or a key resolver such as `createRemoteJWKSet(url)`. */
-  key?: CryptoKey | Uint8Array | JWK | JSONWebKeySet | JWTVerifyGetKey
+  key?: CryptoKey | Uint8Array | JWK | JSONWebKeySet | JWTVerifyGetKey | undefined
   /** The required `iss`. */
-  issuer?: string
+  issuer?: string | undefined
   /** The required `aud`. */
-  audience?: string
+  audience?: string | undefined
   /** The accepted `alg` values. */
-  algorithms?: string[]
+  algorithms?: string[] | undefined
 }
 
 /**
@@ -53,11 +53,11 @@ export interface TokenPushHandlerOptions {
    * Verify each token with jose before applying it. Without it, tokens are only decoded: then
    * only trusted callers may reach the handler (a private network, mTLS, a check in front).
    */
-  verify?: PushVerifyOptions
+  verify?: PushVerifyOptions | undefined
   /** The largest body accepted, in bytes. @default 16_384 */
-  maxBodyBytes?: number
+  maxBodyBytes?: number | undefined
   /** The claim that must equal the scope id, or `false` for none. @default 'sub' */
-  scopeClaim?: string | false
+  scopeClaim?: string | false | undefined
 }
 
 /**
@@ -172,10 +172,13 @@ export function createTokenPushHandler(options: TokenPushHandlerOptions): TokenP
     const token = readToken(bytes)
     if (target.id === undefined || !registry.has(target.id)) throw new Refusal(404, 'no such scope')
     id = target.id
-    const claims = key === undefined ? decodeClaims(token) : await verified(token, key, verify as PushVerifyOptions)
+    const { claims, expired } =
+      key === undefined ? { claims: decodeClaims(token), expired: false } : await verified(token, key, verify)
     if (scopeClaim !== false && claims?.[scopeClaim] !== id) {
       throw new Refusal(403, `the token's "${scopeClaim}" claim does not name this scope`)
     }
+    // A token for this scope, which only expiry stops: stale (409), checked after the scope (403).
+    if (expired) throw new Refusal(409, 'the token has expired')
     let applied: boolean
     try {
       applied = registry.setToken(id, token)
@@ -184,7 +187,11 @@ export function createTokenPushHandler(options: TokenPushHandlerOptions): TokenP
       if (isAuthError(error, 'ERR_DISPOSED')) throw new Refusal(404, 'no such scope')
       throw new Refusal(400, 'the token is malformed')
     }
-    if (!applied) throw new Refusal(409, 'the token has expired or is not newer than the current one')
+    if (!applied) {
+      // The scope may have been disposed since it was looked up.
+      if (!registry.has(id)) throw new Refusal(404, 'no such scope')
+      throw new Refusal(409, 'the token has expired or is not newer than the current one')
+    }
   }
 }
 
@@ -217,16 +224,23 @@ function resolveKey(verify: PushVerifyOptions): VerifyKey {
   return key as VerifyKey
 }
 
-async function verified(token: string, key: VerifyKey, verify: PushVerifyOptions): Promise<JWTPayload> {
+// The claims of a verified token. jose checks `exp` after the signature, issuer and audience, so
+// an expired token's claims (on its JWTExpired error) are otherwise verified.
+async function verified(
+  token: string,
+  key: VerifyKey,
+  verify: PushVerifyOptions | undefined,
+): Promise<{ claims: JWTPayload; expired: boolean }> {
   try {
     const { payload } = await jwtVerify(token, key as Uint8Array, {
-      ...(verify.issuer === undefined ? {} : { issuer: verify.issuer }),
-      ...(verify.audience === undefined ? {} : { audience: verify.audience }),
-      ...(verify.algorithms === undefined ? {} : { algorithms: verify.algorithms }),
+      ...(verify?.issuer === undefined ? {} : { issuer: verify.issuer }),
+      ...(verify?.audience === undefined ? {} : { audience: verify.audience }),
+      ...(verify?.algorithms === undefined ? {} : { algorithms: verify.algorithms }),
     })
-    return payload
+    return { claims: payload, expired: false }
   } catch (error) {
-    if ((error as { code?: unknown }).code === 'ERR_JWT_EXPIRED') throw new Refusal(409, 'the token has expired')
+    const { code, payload } = error as { code?: unknown; payload?: JWTPayload }
+    if (code === 'ERR_JWT_EXPIRED' && payload !== undefined) return { claims: payload, expired: true }
     throw new Refusal(401, 'the token could not be verified')
   }
 }

@@ -1,6 +1,6 @@
 import type { RefreshingClient } from '../client/client.js'
 import { redactUrl } from '../client/origin.js'
-import { UnauthorizedError } from '../errors.js'
+import { DisposedError, isAuthError, UnauthorizedError } from '../errors.js'
 import { aliasDispose } from '../internal/dispose.js'
 import { Events } from '../internal/events.js'
 import { clampDelay, Timer, unrefTimer } from '../internal/timer.js'
@@ -86,6 +86,7 @@ export class HeartbeatImpl implements Heartbeat {
   }
 
   on<K extends keyof HeartbeatEvents>(type: K, handler: (event: HeartbeatEvents[K]) => void): () => void {
+    if (this.#stopped) throw new DisposedError('heartbeat')
     return this.#events.on(type, handler)
   }
 
@@ -141,6 +142,8 @@ export class HeartbeatImpl implements Heartbeat {
       }
     } catch (error) {
       if (!this.#stopped) this.#fail({ error })
+      // The client is gone (disposed): no later beat can succeed, so the heartbeat stops.
+      if (isAuthError(error, 'ERR_DISPOSED')) this.dispose()
     } finally {
       clearTimeout(timeout)
       this.#inFlight = undefined

@@ -32,9 +32,9 @@ export type ScopeOptions =
  */
 export interface RefreshAllOptions {
   /** Only scopes for which this returns true are refreshed. */
-  filter?: (scope: Scope) => boolean
+  filter?: ((scope: Scope) => boolean) | undefined
   /** How many refreshes run at once. @default 8 */
-  concurrency?: number
+  concurrency?: number | undefined
 }
 
 /**
@@ -224,15 +224,15 @@ export interface HeartbeatOptions {
   /** The time between the end of one beat and the start of the next. */
   intervalMs: number
   /** The client to send with; in a scope, the default is a client of the scope for `url`'s origin. */
-  client?: RefreshingClient
+  client?: RefreshingClient | undefined
   /** The HTTP method of each beat. @default 'POST' */
-  method?: string
+  method?: string | undefined
   /** The JSON body of each beat. */
-  body?: () => unknown
+  body?: (() => unknown) | undefined
   /** Each interval varies by up to this fraction, either way. @default 0.1 */
-  jitterRatio?: number
+  jitterRatio?: number | undefined
   /** A beat that has not answered after this long fails. @default the larger of intervalMs and 10_000 */
-  timeoutMs?: number
+  timeoutMs?: number | undefined
 }
 
 /**

@@ -20,11 +20,11 @@ export interface ClientCredentialsOptions extends TokenEndpointOptions {
   /** The client secret. It never appears in an error, an event or an inspected object. */
   clientSecret: string
   /** The scope to request, space-separated. */
-  scope?: string
+  scope?: string | undefined
   /** The `audience` parameter some servers (Auth0, Okta) use to choose the API the token is for. */
-  audience?: string
+  audience?: string | undefined
   /** How the client authenticates (RFC 6749 §2.3.1). @default 'client_secret_basic' */
-  authMethod?: ClientAuthMethod
+  authMethod?: ClientAuthMethod | undefined
 }
 
 /**

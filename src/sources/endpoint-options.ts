@@ -20,19 +20,19 @@ export interface TokenEndpointOptions {
   /** The client identifier (RFC 6749 §2.2). */
   clientId: string
   /** Extra form parameters, such as `resource` (RFC 8707). They cannot replace a parameter the grant sets. */
-  params?: Record<string, string>
+  params?: Record<string, string> | undefined
   /** Extra request headers. `Authorization` and `Content-Type` belong to the source and cannot be set here. */
-  headers?: Record<string, string>
+  headers?: Record<string, string> | undefined
   /** How long one attempt may take to answer (and then to deliver its body), in ms. @default 10_000 */
-  timeoutMs?: number
+  timeoutMs?: number | undefined
   /**
    * How many times one token request is retried after a network error, a 5xx or a 429 (honouring
    * `Retry-After`). Other 4xx answers and timeouts are never retried here; the provider's backoff
    * takes over. @default 2
    */
-  retry?: number
+  retry?: number | undefined
   /** The `fetch` to call, for instrumentation or tests. @default globalThis.fetch */
-  fetch?: typeof fetch
+  fetch?: typeof fetch | undefined
 }
 
 /**

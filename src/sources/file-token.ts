@@ -14,9 +14,9 @@ import type { FetchToken, TokenProvider } from '../token/types.js'
  */
 export interface FileTokenOptions {
   /** Push the token to the provider as soon as the file changes, without waiting for a refresh. @default false */
-  watch?: boolean
+  watch?: boolean | undefined
   /** With `watch`, how often the file is checked for a change, in ms. @default 500 */
-  pollIntervalMs?: number
+  pollIntervalMs?: number | undefined
 }
 
 /** fileTokenDefaults are the file token's defaults. Times are milliseconds. */

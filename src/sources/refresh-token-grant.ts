@@ -23,17 +23,17 @@ export interface RefreshTokenGrantOptions extends TokenEndpointOptions {
   /** The refresh token to start with. It never appears in an error, an event or an inspected object. */
   refreshToken: string
   /** The client secret; omit it for a public client, which sends only its `client_id`. */
-  clientSecret?: string
+  clientSecret?: string | undefined
   /** How a confidential client authenticates (RFC 6749 §2.3.1). @default 'client_secret_basic' */
-  authMethod?: ClientAuthMethod
+  authMethod?: ClientAuthMethod | undefined
   /** Narrows the scope of the new access token (RFC 6749 §6), space-separated. */
-  scope?: string
+  scope?: string | undefined
   /**
    * Called with each new refresh token the server rotates in, and awaited before the new access
    * token is used and before the next refresh: persist it here. If it throws, the provider emits an
    * `error` event and the rotated token is still used, from memory.
    */
-  onRotate?: (refreshToken: string) => void | Promise<void>
+  onRotate?: ((refreshToken: string) => void | Promise<void>) | undefined
 }
 
 const source = 'refreshTokenGrant'

@@ -44,6 +44,10 @@ export async function requestToken(
         afterStatusCodes: retryAfterStatusCodes,
         retryOnTimeout: false,
         jitter: true,
+        // A `Retry-After: 3600` must not park the grant (and every grant queued behind it) for an
+        // hour: waits are bounded by the per-attempt timeout; the provider's backoff does the rest.
+        maxRetryAfter: endpoint.timeoutMs,
+        backoffLimit: endpoint.timeoutMs,
       },
       ...(endpoint.fetch === undefined ? {} : { fetch: endpoint.fetch }),
     })

@@ -15,7 +15,7 @@ import type { Lease, TokenStore } from './types.js'
  */
 export interface MemoryStoreOptions {
   /** The clock, in epoch ms. @default Date.now */
-  now?: () => number
+  now?: (() => number) | undefined
 }
 
 /**

@@ -20,21 +20,21 @@ export interface RedisStoreOptions {
   /** The caller's ioredis client. The store never closes it; the subscriber for `watch` is a `duplicate()`. */
   redis: Redis
   /** Prepended to every Redis key and channel of the store. @default 'refreshing-client:' */
-  prefix?: string
+  prefix?: string | undefined
   /**
    * An AES-GCM key of 128, 192 or 256 bits (raw bytes, or a `CryptoKey` allowing `encrypt` and
    * `decrypt`). Without it tokens (and their refresh tokens) are stored in the clear. Every process
    * sharing a prefix must use the same key. @default undefined (no encryption)
    */
-  encryptionKey?: CryptoKey | Uint8Array
+  encryptionKey?: CryptoKey | Uint8Array | undefined
   /** How long a token of unknown expiry is kept in Redis. @default 3_600_000 (1 hour) */
-  unknownExpiryTtlMs?: number
+  unknownExpiryTtlMs?: number | undefined
   /** A call that Redis has not answered by then rejects with `ERR_STORE`. @default 1_000 */
-  timeoutMs?: number
+  timeoutMs?: number | undefined
   /** Told about failures in the background: subscribing for `watch`, or a watcher that threw. */
-  onError?: (error: AuthError) => void
+  onError?: ((error: AuthError) => void) | undefined
   /** The clock, in epoch ms, for the time-to-live of tokens. @default Date.now */
-  now?: () => number
+  now?: (() => number) | undefined
 }
 
 /**

@@ -50,17 +50,20 @@ export async function refreshThroughStore(refresh: FleetRefresh): Promise<FleetR
     const lease = await call(refresh, () => store.acquire(key, refresh.leaseMs), 'unavailable' as const)
     if (lease === 'unavailable') break
     if (lease !== undefined) {
-      // Read again under the lease: a holder may have stored a token and released the lease
-      // between our read and our acquire, and fetching now would spend a second grant.
-      const delivered = await readFresh(refresh)
-      if (delivered === undefined) return fetchAndShare(refresh, lease)
-      release(refresh, lease)
-      return { token: delivered, fromStore: true }
+      try {
+        // Read again under the lease: a holder may have stored a token and released the lease
+        // between our read and our acquire, and fetching now would spend a second grant.
+        const delivered = await readFresh(refresh)
+        if (delivered !== undefined) return { token: delivered, fromStore: true }
+        return await fetchAndShare(refresh)
+      } finally {
+        release(refresh, lease)
+      }
     }
     const delivered = await waitForHolder(refresh)
     if (delivered !== undefined) return { token: delivered, fromStore: true }
   }
-  return fetchAndShare(refresh, undefined)
+  return fetchAndShare(refresh)
 }
 
 // A stored token that is newer than ours and fresh (adopted), or undefined.
@@ -74,16 +77,10 @@ function release(refresh: FleetRefresh, lease: Lease): void {
   void call({ timeoutMs: refresh.timeoutMs, report: refresh.report }, () => lease.release(), undefined)
 }
 
-async function fetchAndShare(refresh: FleetRefresh, lease: Lease | undefined): Promise<FleetResult> {
-  try {
-    const token = await refresh.fetch(refresh.current())
-    if (refresh.available()) await call(refresh, () => refresh.store.set(refresh.key, token), undefined)
-    return { token, fromStore: false }
-  } finally {
-    // Released in the background, bounded like every store call, even when the refresh was aborted.
-    if (lease !== undefined)
-      void call({ timeoutMs: refresh.timeoutMs, report: refresh.report }, () => lease.release(), undefined)
-  }
+async function fetchAndShare(refresh: FleetRefresh): Promise<FleetResult> {
+  const token = await refresh.fetch(refresh.current())
+  if (refresh.available()) await call(refresh, () => refresh.store.set(refresh.key, token), undefined)
+  return { token, fromStore: false }
 }
 
 // Waits up to the lease's time-to-live for the holder to store a token newer than ours. The store

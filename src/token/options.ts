@@ -20,21 +20,21 @@ import type { FetchToken } from './types.js'
  */
 export interface TokenProviderOptions {
   /** Gets a fresh token. Omit it for a push-only provider that is fed through `setToken`. */
-  fetchToken?: FetchToken
+  fetchToken?: FetchToken | undefined
   /** The token to start with, such as the one the process was started with. */
-  initialToken?: TokenInput
+  initialToken?: TokenInput | undefined
   /** Refresh once this fraction of the lifetime has passed. @default 0.8 */
-  refreshAtRatio?: number
+  refreshAtRatio?: number | undefined
   /** The longest lead before expiry; it shrinks for short-lived tokens. @default 60_000 */
-  refreshLeadMs?: number
+  refreshLeadMs?: number | undefined
   /** A token this close to expiry counts as expired (at most half the lead). @default 30_000 */
-  clockSkewMs?: number
+  clockSkewMs?: number | undefined
   /** Timer and `getToken` refreshes start at most once per this interval. @default 1_000 */
-  minRefreshIntervalMs?: number
+  minRefreshIntervalMs?: number | undefined
   /** Moves each refresh point earlier by up to this fraction of its wait; 0 turns it off. @default 0.1 */
-  refreshJitterRatio?: number
+  refreshJitterRatio?: number | undefined
   /** A `fetchToken` that has not settled after this long is aborted and counts as failed. @default 30_000 */
-  refreshTimeoutMs?: number
+  refreshTimeoutMs?: number | undefined
   /** Backoff after failed refreshes, with jitter. @default { attempts: Infinity, baseDelayMs: 1_000, maxDelayMs: 30_000 } */
   retry?: {
     /** Failed attempts in a row before the provider gives up (state `failed`). @default Infinity */
@@ -45,22 +45,22 @@ export interface TokenProviderOptions {
     maxDelayMs?: number
   }
   /** Claims every token must have, such as `{ sub: agentId }`; others are refused (`ERR_CLAIMS_MISMATCH`). */
-  expectedClaims?: Record<string, unknown>
+  expectedClaims?: Record<string, unknown> | undefined
   /** The clock, in epoch ms. @default Date.now */
-  now?: () => number
+  now?: (() => number) | undefined
   /** Names the provider in errors and events; never the token. */
-  name?: string
+  name?: string | undefined
   /**
    * A token store shared by a fleet of processes: one refresh per identity for all of them
    * (see `createMemoryStore`, and `createRedisStore` from `refreshing-client/redis`).
    */
-  store?: TokenStore
+  store?: TokenStore | undefined
   /** The identity's key in the store. @default name (one of them is required with a store) */
-  storeKey?: string
+  storeKey?: string | undefined
   /** The refresh lease's time-to-live. @default 5_000 */
-  storeLeaseMs?: number
+  storeLeaseMs?: number | undefined
   /** The longest wait for any store call. @default 2_000 */
-  storeTimeoutMs?: number
+  storeTimeoutMs?: number | undefined
 }
 
 /** The options with every default applied. */

@@ -64,7 +64,7 @@ export type TokenInput =
  */
 export interface ParseTokenOptions {
   /** The current time in epoch ms, the base of `expiresIn`. @default Date.now() */
-  now?: number
+  now?: number | undefined
 }
 
 const secondsClaims = ['exp', 'iat', 'nbf'] as const

@@ -149,9 +149,9 @@ export type TokenProviderState = 'empty' | 'fresh' | 'stale' | 'refreshing' | 'e
  */
 export interface GetTokenOptions {
   /** Stops this caller's wait; a refresh shared with other callers carries on. */
-  signal?: AbortSignal
+  signal?: AbortSignal | undefined
   /** Refresh now, even if the current token is fresh. */
-  forceRefresh?: boolean
+  forceRefresh?: boolean | undefined
 }
 
 /**

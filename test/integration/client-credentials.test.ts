@@ -176,6 +176,24 @@ describe('clientCredentials against a real token endpoint', () => {
     expect(gap).toBeLessThan(10_000)
   })
 
+  it('waits no longer than its timeout for a far Retry-After', async () => {
+    let calls = 0
+    server.reset(() =>
+      ++calls === 1
+        ? { status: 503, headers: { 'retry-after': '3600' }, body: { error: 'temporarily_unavailable' } }
+        : issueToken({} as never),
+    )
+    const fetchToken = clientCredentials({
+      tokenUrl: server.tokenUrl,
+      clientId: 'svc',
+      clientSecret: 'secret',
+      timeoutMs: 300,
+    })
+    await fetchToken(context())
+    expect(server.hits).toHaveLength(2)
+    expect((server.hits[1]?.at ?? 0) - (server.hits[0]?.at ?? 0)).toBeLessThan(5_000)
+  })
+
   it('retries a 429, and gives up after `retry` retries with an error naming the status', async () => {
     let calls = 0
     server.reset(() => (++calls === 1 ? { status: 429, headers: { 'retry-after': '0' } } : issueToken({} as never)))

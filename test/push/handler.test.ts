@@ -151,6 +151,12 @@ const cases: Case[] = [
   [403, 'wrong_scope', "another scope's token", async (k) => [{ token: await sign(k, { sub: 'agent-b' }) }]],
   [403, 'wrong_scope', 'no sub', async (k) => [{ token: await sign(k, { sub: null as never }) }]],
   [409, 'stale_token', 'an expired token', async (k) => [{ token: await sign(k, { iatOffsetS: -7200 }) }]],
+  [
+    403,
+    'wrong_scope',
+    'an expired token of another scope (the scope is checked first)',
+    async (k) => [{ token: await sign(k, { sub: 'agent-b', iatOffsetS: -7200 }) }],
+  ],
 ]
 
 describe('createTokenPushHandler', () => {

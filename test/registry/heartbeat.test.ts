@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, expectTypeOf, it, vi } from 'vitest'
 import {
   createRegistry,
+  DisposedError,
   type Heartbeat,
   type HeartbeatEvents,
   isAuthError,
@@ -210,6 +211,20 @@ describe('startHeartbeat', () => {
     expect(server.sent).toHaveLength(1)
     expect(events.flat()).toEqual([])
     expect(vi.getTimerCount()).toBe(0)
+  })
+
+  it('stops when its client is disposed, and refuses on() once stopped', async () => {
+    const server = stubServer()
+    const own = client(server.fetchStub)
+    const heartbeat = startHeartbeat({ client: own, url: '/hb', intervalMs: 1_000, jitterRatio: 0 })
+    const failures = record(heartbeat, 'failure')
+    await vi.advanceTimersByTimeAsync(0)
+    own.dispose()
+    await vi.advanceTimersByTimeAsync(10_000)
+    expect(server.sent).toHaveLength(1)
+    expect(failures.map((failure) => (failure.error as { code?: string }).code)).toEqual(['ERR_DISPOSED'])
+    expect(vi.getTimerCount()).toBe(0)
+    expect(() => heartbeat.on('beat', () => {})).toThrow(DisposedError)
   })
 
   it('validates its options', () => {
