@@ -3,8 +3,9 @@ import type { TokenProviderOptions } from '../token/options.js'
 import type { TokenProvider } from '../token/types.js'
 
 /**
- * Authorize puts the token on the outgoing headers. It runs last, after the static and the
- * per-request headers. The default sets `Authorization: Bearer <token>`.
+ * Authorize puts the token on the outgoing headers. It is given a fresh `Headers` to set the token
+ * on; what it sets is applied last, over the static and the per-request headers, and removed again
+ * on a redirect to another origin. The default sets `Authorization: Bearer <token>`.
  *
  * @example
  * ```ts
