@@ -412,12 +412,20 @@ class Provider implements TokenProvider {
         )
       }
       // A caching endpoint (a metadata server, a sidecar) may hand back the token we hold: that is
-      // no refresh, and asking again every second would hammer it. It backs off like a failure.
-      // The same token with a later expiry (a sliding session) is a refresh.
+      // no refresh, and asking again every second would hammer it, so a scheduled one backs off
+      // like a failure. An explicit refresh() takes the answer as it is. The same token with a
+      // later expiry (a sliding session) is a refresh.
       if ((set.expiresAt ?? 0) <= (replaced.set.expiresAt ?? 0)) {
-        throw this.#failed(
-          new RefreshError(`${this.#options.label}: fetchToken returned the token the provider already holds`),
-        )
+        if (reason !== 'manual') {
+          throw this.#failed(
+            new RefreshError(`${this.#options.label}: fetchToken returned the token the provider already holds`),
+          )
+        }
+        this.#failures = 0
+        this.#retryAt = 0
+        this.#error = undefined
+        this.#reschedule()
+        return replaced.set
       }
     }
     this.#failures = 0

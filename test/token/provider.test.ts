@@ -641,6 +641,16 @@ describe('createTokenProvider', () => {
     expect(tokens.current?.accessToken).toBe(token)
   })
 
+  it('takes the held token back quietly from an explicit refresh()', async () => {
+    const token = await mint({ lifetimeMs: hour })
+    const tokens = provider({ initialToken: token, fetchToken: async () => token })
+    const installed = record(tokens, 'token')
+    const errors = record(tokens, 'error')
+    expect((await tokens.refresh()).accessToken).toBe(token)
+    expect([installed, errors]).toEqual([[], []])
+    expect(tokens.state).toBe('fresh')
+  })
+
   it('takes the same token back when its expiry moved later (a sliding session)', async () => {
     const tokens = provider({
       initialToken: { accessToken: 'session', expiresAt: T0 + hour, issuedAt: T0 },
