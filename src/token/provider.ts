@@ -223,10 +223,7 @@ class Provider implements TokenProvider {
     ) {
       return false
     }
-    this.#failures = 0
-    this.#retryAt = 0
-    this.#terminal = false
-    this.#error = undefined
+    this.#recovered()
     this.#install(held, reason)
     return true
   }
@@ -421,17 +418,12 @@ class Provider implements TokenProvider {
             new RefreshError(`${this.#options.label}: fetchToken returned the token the provider already holds`),
           )
         }
-        this.#failures = 0
-        this.#retryAt = 0
-        this.#error = undefined
+        this.#recovered()
         this.#reschedule()
         return replaced.set
       }
     }
-    this.#failures = 0
-    this.#retryAt = 0
-    this.#terminal = false
-    this.#error = undefined
+    this.#recovered()
     // A push (or the store) may have replaced the token while this pull ran: then the pulled
     // token only wins if it is newer, or if what replaced it has been refused since.
     if (seq === this.#seq || replaced === undefined || replaced.rejected || isNewer(set, replaced.set)) {
@@ -473,6 +465,14 @@ class Provider implements TokenProvider {
     })
     this.#reschedule()
     return refreshError
+  }
+
+  // A refresh succeeded, or a token came from outside: failures, backoff and `failed` are over.
+  #recovered(): void {
+    this.#failures = 0
+    this.#retryAt = 0
+    this.#terminal = false
+    this.#error = undefined
   }
 
   #report(error: unknown): void {

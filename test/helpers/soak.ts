@@ -488,3 +488,25 @@ export function expectSoakInvariants(report: SoakReport): SoakSummary {
     tokenRequests: report.tokenRequests,
   }
 }
+
+/** The token lifetimes every soak runs with: 8 hours, 1 hour and 5 minutes. */
+export const soakLifetimes: [name: string, lifetimeMs: number][] = [
+  ['8-hour', 8 * 3_600_000],
+  ['1-hour', 3_600_000],
+  ['5-minute', 5 * 60_000],
+]
+
+/**
+ * soakAndCheck runs the soak for `days` and asserts what every soak must show, whatever its length:
+ * the invariants, and both outages really tested (every agent failed to refresh in each; the long
+ * one failed requests; an 8-hour token outlives the 20-minute outage). Returns the summary.
+ */
+export async function soakAndCheck(lifetimeMs: number, days: number): Promise<ReturnType<typeof expectSoakInvariants>> {
+  const summary = expectSoakInvariants(await runSoak({ lifetimeMs, days }))
+  const [short, long] = summary.outages as [(typeof summary.outages)[0], (typeof summary.outages)[0]]
+  expect(short.refreshErrors).toBeGreaterThanOrEqual(5)
+  expect(long.refreshErrors).toBeGreaterThanOrEqual(5)
+  expect(long.failed).toBeGreaterThan(0)
+  if (lifetimeMs === 8 * 3_600_000) expect(short.failed).toBe(0)
+  return summary
+}
