@@ -3,10 +3,11 @@ import { aliasDispose } from '../internal/dispose.js'
 import { Events } from '../internal/events.js'
 import { withSignal } from '../internal/signal.js'
 import { clampDelay, maxTimerDelayMs, Timer, unrefTimer } from '../internal/timer.js'
+import { ClockOffset } from './clock.js'
 import { call, refreshThroughStore } from './fleet.js'
 import { type ResolvedOptions, resolveOptions, type TokenProviderOptions } from './options.js'
 import { backoffDelay, scheduleFor } from './schedule.js'
-import { checkClaims, isNewer, parseToken, type TokenInput, type TokenSet } from './token-set.js'
+import { checkClaims, decodeClaims, isNewer, parseToken, type TokenInput, type TokenSet } from './token-set.js'
 import type {
   GetTokenOptions,
   RefreshReason,
@@ -62,6 +63,8 @@ interface Flight {
   readonly promise: Promise<TokenSet>
   readonly controller: AbortController
   readonly timeout: ReturnType<typeof setTimeout> | undefined
+  /** A ref'd timer held while a caller awaits this refresh, so the process cannot exit under it. */
+  keepAlive: ReturnType<typeof setTimeout> | undefined
 }
 
 const noop = () => {}
@@ -86,6 +89,8 @@ class Provider implements TokenProvider {
   #detach: (() => void) | undefined
   #unwatch: (() => void) | undefined
   #storeDownUntil = 0
+  /** The issuer's clock, as far as our own fetches show it; schedules run on it. */
+  readonly #clock = new ClockOffset()
   declare [Symbol.dispose]: () => void
 
   constructor(options: TokenProviderOptions) {
@@ -95,7 +100,7 @@ class Provider implements TokenProvider {
     // Side effects last, and undone if one throws: a provider nobody holds must not live on.
     try {
       if (initial !== undefined) {
-        this.#held = this.#hold(initial, this.#options.now())
+        this.#held = this.#hold(initial)
         this.#reschedule()
       }
       this.#detach = this.#options.fetchToken?.attach?.(this) ?? undefined
@@ -185,6 +190,7 @@ class Provider implements TokenProvider {
     this.#flight = undefined
     if (flight !== undefined) {
       clearTimeout(flight.timeout)
+      clearTimeout(flight.keepAlive)
       flight.controller.abort(new DisposedError(this.#options.label))
     }
     this.#held = undefined
@@ -215,11 +221,11 @@ class Provider implements TokenProvider {
       offered.refreshToken === undefined && current?.set.refreshToken !== undefined
         ? { ...offered, refreshToken: current.set.refreshToken }
         : offered
-    const held = this.#hold(set, this.#options.now())
+    const held = this.#hold(set)
     if (!isValid(held, this.#options.now())) return false
     if (
       current !== undefined &&
-      !(current.rejected ? set.accessToken !== current.set.accessToken : isNewer(set, current.set))
+      !(current.rejected ? set.accessToken !== current.set.accessToken : isNewer(set, current.set, reason === 'push'))
     ) {
       return false
     }
@@ -233,7 +239,7 @@ class Provider implements TokenProvider {
   // the latest error at once until the backoff allows the next attempt, so nobody hangs and a
   // dead endpoint is not hammered by every request.
   #awaitValid(now: number): Promise<TokenSet> {
-    if (this.#flight !== undefined) return this.#flight.promise
+    if (this.#flight !== undefined) return this.#join(this.#flight)
     if (this.#error !== undefined && (this.#terminal || now < this.#retryAt)) return Promise.reject(this.#error)
     if (this.#options.fetchToken === undefined) {
       return Promise.reject(
@@ -243,7 +249,15 @@ class Provider implements TokenProvider {
       )
     }
     const throttle = this.#lastStartAt + this.#options.minRefreshIntervalMs - now
-    return this.#start(this.#reasonFor(now), throttle).promise
+    return this.#join(this.#start(this.#reasonFor(now), throttle))
+  }
+
+  // A caller awaits this refresh: hold the process open until it settles. Every timer of ours is
+  // unref'd, so without this a one-shot script whose request waits out the throttle or the store
+  // would exit with the request never sent. Background refreshes nobody awaits hold nothing.
+  #join(flight: Flight): Promise<TokenSet> {
+    flight.keepAlive ??= setTimeout(noop, maxTimerDelayMs)
+    return flight.promise
   }
 
   // SHOULD refresh: past the refresh point but still valid -> refresh in the background and keep
@@ -261,13 +275,13 @@ class Provider implements TokenProvider {
   }
 
   #refreshNow(reason: RefreshReason): Promise<TokenSet> {
-    if (this.#flight !== undefined) return this.#flight.promise
+    if (this.#flight !== undefined) return this.#join(this.#flight)
     if (this.#options.fetchToken === undefined) {
       return Promise.reject(
         new RefreshError(`${this.#options.label} cannot refresh: it has no fetchToken`, { code: 'ERR_NO_TOKEN' }),
       )
     }
-    return this.#start(reason).promise
+    return this.#join(this.#start(reason))
   }
 
   #start(reason: RefreshReason, delayMs = 0): Flight {
@@ -286,17 +300,21 @@ class Provider implements TokenProvider {
             clampDelay(refreshTimeoutMs + Math.max(0, delayMs)),
           )
     if (timeout !== undefined) unrefTimer(timeout)
+    const settled = () => {
+      clearTimeout(timeout)
+      clearTimeout(flight.keepAlive)
+    }
     const promise = withSignal(this.#pull(reason, controller.signal, delayMs), controller.signal).then(
       ({ token, fromStore }) => {
-        clearTimeout(timeout)
+        settled()
         return this.#succeeded(token, seq, fromStore ? 'store' : reason)
       },
       (error: unknown) => {
-        clearTimeout(timeout)
+        settled()
         throw this.#failed(error)
       },
     )
-    const flight: Flight = { promise, controller, timeout }
+    const flight: Flight = { promise, controller, timeout, keepAlive: undefined }
     this.#flight = flight
     this.#timer.clear()
     return flight
@@ -326,12 +344,25 @@ class Provider implements TokenProvider {
 
   async #fetch(reason: RefreshReason, signal: AbortSignal, current: TokenSet | undefined): Promise<TokenSet> {
     const fetchToken = this.#options.fetchToken as NonNullable<ResolvedOptions['fetchToken']>
+    const { now } = this.#options
+    const sentAt = now()
+    let date: { value: number; at: number } | undefined
     const input = await fetchToken({
       signal,
       reason,
       ...(current === undefined ? {} : { current }),
       report: (error) => this.#report(error),
+      reportDate: (value) => {
+        date = { value, at: now() }
+      },
     })
+    // Evidence of the issuer's clock, before the answer is read on it: the endpoint's `Date` (unless
+    // it is wildly off), else the `iat` of a token fetched just now. A token we already hold (a caching endpoint) is no
+    // evidence of the time; pushed and stored tokens never are.
+    if (date === undefined || !this.#clock.observe(date.value, sentAt, date.at)) {
+      const issuedAt = issuedAtOf(input, this.#held?.set.accessToken)
+      if (issuedAt !== undefined) this.#clock.observe(issuedAt, sentAt, now())
+    }
     const set = this.#parse(input)
     // Servers that do not rotate refresh tokens omit them: keep the one we have.
     if (set.refreshToken === undefined && current?.refreshToken !== undefined) {
@@ -395,7 +426,7 @@ class Provider implements TokenProvider {
     if (this.#disposed) throw new DisposedError(this.#options.label)
     this.#flight = undefined
     const now = this.#options.now()
-    const held = this.#hold(set, now)
+    const held = this.#hold(set)
     const replaced = this.#held
     if (!isValid(held, now)) {
       throw this.#failed(
@@ -484,20 +515,38 @@ class Provider implements TokenProvider {
   #install(held: Held, reason: TokenReason): void {
     this.#seq++
     this.#held = held
-    this.#events.emit('token', { token: held.set, reason })
+    const clockOffsetMs = this.#clock.offsetMs
+    this.#events.emit('token', {
+      token: held.set,
+      reason,
+      ...(clockOffsetMs === undefined ? {} : { clockOffsetMs }),
+    })
     this.#reschedule()
   }
 
   #parse(input: TokenInput): TokenSet {
-    const set = parseToken(input, { now: this.#options.now() })
+    const set = parseToken(input, { now: this.#issuerNow() })
     const { expectedClaims, label } = this.#options
     if (expectedClaims !== undefined) checkClaims(set, expectedClaims, label)
     return set
   }
 
-  #hold(set: TokenSet, now: number): Held {
-    const schedule = scheduleFor(set, now, this.#options, Math.random)
-    return { set: Object.freeze(set), ...schedule, rejected: false, expiredEmitted: false }
+  // A token's times are on the issuer's clock; its schedule, like every timer, runs on ours.
+  #hold(set: TokenSet): Held {
+    const offset = this.#clock.offsetMs ?? 0
+    const { refreshAt, expiredAt } = scheduleFor(set, this.#issuerNow(), this.#options, Math.random)
+    return {
+      set: Object.freeze(set),
+      refreshAt: refreshAt - offset,
+      expiredAt: expiredAt - offset,
+      rejected: false,
+      expiredEmitted: false,
+    }
+  }
+
+  /** Now on the issuer's clock, as estimated: the base of `expiresIn` and of every schedule. */
+  #issuerNow(): number {
+    return this.#options.now() + (this.#clock.offsetMs ?? 0)
   }
 
   #reasonFor(now: number): RefreshReason {
@@ -549,6 +598,20 @@ aliasDispose(Provider)
 
 function isValid(held: Held, now: number): boolean {
   return !held.rejected && now < held.expiredAt
+}
+
+// The `iat` of a JWT that `fetchToken` returned, unless it is the token we already hold.
+function issuedAtOf(input: TokenInput, held: string | undefined): number | undefined {
+  const raw = typeof input === 'string' ? input : (input as { accessToken?: unknown } | null)?.accessToken
+  if (typeof raw !== 'string') return undefined
+  const token = raw.trim()
+  if (token === held) return undefined
+  try {
+    const iat = decodeClaims(token)?.iat
+    return typeof iat === 'number' && Number.isFinite(iat) ? iat * 1000 : undefined
+  } catch {
+    return undefined // parseToken reports a malformed token, with its own message
+  }
 }
 
 // Our own messages never carry a token; a foreign error is named, not quoted.

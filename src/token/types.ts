@@ -48,6 +48,12 @@ export interface FetchTokenContext {
   current?: TokenSet
   /** Reports a problem that did not fail the refresh; it becomes an `error` event. */
   report(error: unknown): void
+  /**
+   * Reports the token endpoint's clock: the `Date` header of its answer, in epoch ms. The provider
+   * uses it (rather than the token's `iat`) to estimate how far the issuer's clock is from ours.
+   * Absent on providers from older copies of the library: call it as `reportDate?.(ms)`.
+   */
+  reportDate?(date: number): void
 }
 
 /**
@@ -111,6 +117,11 @@ export type TokenProviderEvents = {
     token: TokenSet
     /** Why it changed. */
     reason: TokenReason
+    /**
+     * The provider's estimate of the issuer's clock minus the local clock, in ms, once it has
+     * evidence (a token endpoint's `Date` header, or the `iat` of a token it fetched itself).
+     */
+    clockOffsetMs?: number
   }
   /** A refresh failed, or a non-fatal problem was reported. */
   error: TokenProviderErrorEvent
