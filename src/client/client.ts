@@ -156,15 +156,19 @@ export class RefreshingClient implements Disposable {
     this.#events.emit('retry', { url })
     const authNames = this.#applyToken(outgoing, fresh, usedNames)
     let response: Response
+    let carried = true
     try {
       response = await send(fetchImpl, outgoing)
       if (outgoing.follow && isRedirect(response.status)) {
-        ;({ response } = await followRedirects(fetchImpl, outgoing, authNames, response))
+        ;({ response, carried } = await followRedirects(fetchImpl, outgoing, authNames, response))
       }
     } finally {
       outgoing.body.release()
     }
     if (this.#retryOn.includes(response.status)) {
+      // The fresh token was refused too (a refresh that raced a revocation): the next request must
+      // not send it again. This request still gets no second replay.
+      if (carried) this.tokens.invalidate(fresh)
       this.#events.emit('unauthorized', { url, status: response.status, retried: true })
     }
     return response
