@@ -30,4 +30,13 @@ export default defineConfig([
     splitting: true,
     clean: false,
   },
+  // The `refreshing-client` program (package `bin`): one CommonJS file for Node, with its shebang.
+  {
+    entry: { cli: 'src/cli.ts' },
+    format: ['cjs'],
+    target: 'node20',
+    platform: 'node',
+    banner: { js: '#!/usr/bin/env node' },
+    clean: false,
+  },
 ])
