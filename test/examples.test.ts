@@ -38,6 +38,10 @@ const examples: [file: string, output: RegExp][] = [
     /reason=initial[\s\S]*reason=(scheduled|expired)[\s\S]*refreshFailures: 0,\n\s+unauthorized: 0,\n\s+heartbeatFailures: 0/,
   ],
   ['fleet.ts', /^5 replicas, 1 token, 1 grant$/m],
+  [
+    'health-and-otel.ts',
+    /readyz: 503 \{"state":"empty","healthy":false,"consecutiveFailures":0\}\nreadyz: 200 \(no-store\)\n[\s\S]*refreshing_client\.refreshes \{"provider":"agent-1","outcome":"success","reason":"initial"\} 1\.0[\s\S]*refreshing_client\.token\.time_to_expiry \{"provider":"agent-3"\} 5\d\.\d\nspans: \d+ × refreshing_client\.refresh$/m,
+  ],
 ]
 
 describe.concurrent('examples', () => {

@@ -173,7 +173,7 @@ describe('registry.health()', () => {
     health = registry.health()
     expect(health.healthy).toBe(false)
     expect(health.scopes['b']).toStrictEqual({ state: 'empty', healthy: false, consecutiveFailures: 0 })
-    expect(JSON.parse(JSON.stringify(health)).scopes.__proto__.healthy).toBe(true)
+    expect(JSON.stringify(health)).toContain('"__proto__":{"state":"fresh","healthy":true')
     expect(JSON.stringify(health)).not.toContain('secret')
     registry.get('b')?.dispose()
     expect(registry.health().healthy).toBe(true)
