@@ -45,12 +45,16 @@ const examples: [file: string, output: RegExp][] = [
 ]
 
 describe.concurrent('examples', () => {
-  it.each(examples)('%s runs and prints what it promises', async (file, output) => {
-    const { code, stdout, stderr } = await run(file)
-    expect(stderr).toBe('')
-    expect(stdout).toMatch(output)
-    expect(code).toBe(0)
-  })
+  it.each(examples)(
+    '%s runs and prints what it promises',
+    async (file, output) => {
+      const { code, stdout, stderr } = await run(file)
+      expect(stderr).toBe('')
+      expect(stdout).toMatch(output)
+      expect(code).toBe(0)
+    },
+    60_000,
+  ) // ten tsx processes at once on a loaded 2-core machine take longer than the default 20 s
 
   it('the demo: 0 failures for the library agents, some for the naive one, nothing left', async () => {
     const { code, stdout } = await run('demo.ts', { DEMO_MS: '4500' })
@@ -58,5 +62,5 @@ describe.concurrent('examples', () => {
     expect(Number(/naive agent:\s+(\d+) failed/.exec(stdout)?.[1])).toBeGreaterThan(0)
     expect(stdout).toMatch(/registry size after dispose: 0/)
     expect(code).toBe(0)
-  })
+  }, 60_000)
 })

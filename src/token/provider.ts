@@ -218,9 +218,9 @@ class Provider implements TokenProvider {
   }
 
   [observeProvider](observer: ProviderObserver): ObserverHandle {
+    if (this.#disposed) return { name: this.#name, stop: noop }
     this.#observers ??= new Observers()
-    const stop = this.#disposed ? noop : this.#observers.add(observer)
-    return { name: this.#name, stop }
+    return { name: this.#name, stop: this.#observers.add(observer) }
   }
 
   [notifyReplay](client: object): void {
