@@ -41,6 +41,12 @@ const observed = new RefreshingClient({
   baseUrl: origin,
   fetch: stub,
 })
+// An A/A control: a third client, alike and not instrumented, shows what two clients differ by anyway.
+const control = new RefreshingClient({
+  tokens: { name: 'control', initialToken: await mint() },
+  baseUrl: origin,
+  fetch: stub,
+})
 const stop = instrument(observed, { meterProvider, tracerProvider })
 
 async function perCall(client) {
@@ -52,6 +58,7 @@ async function perCall(client) {
 const variants = [
   { client: plain, samples: [] },
   { client: observed, samples: [] },
+  { client: control, samples: [] },
 ]
 for (let warm = 0; warm < 10; warm++) for (const variant of variants) await perCall(variant.client)
 for (let round = 0; round < rounds; round++) {
@@ -59,14 +66,24 @@ for (let round = 0; round < rounds; round++) {
 }
 const [plainNs, observedNs] = variants.map((variant) => median(variant.samples))
 const addedNs = median(variants[1].samples.map((ns, i) => ns - variants[0].samples[i]))
-log(`otel: client.fetch ${plainNs.toFixed(0)} ns, instrumented ${observedNs.toFixed(0)} ns, +${addedNs.toFixed(0)} ns`)
+const controlNs = median(variants[2].samples.map((ns, i) => ns - variants[0].samples[i]))
+log(
+  `otel: client.fetch ${plainNs.toFixed(0)} ns, instrumented ${observedNs.toFixed(0)} ns, +${addedNs.toFixed(0)} ns (A/A control ${controlNs.toFixed(0)} ns)`,
+)
 stop()
 plain.dispose()
 observed.dispose()
+control.dispose()
 await meterProvider.shutdown()
 await tracerProvider.shutdown()
 emit([
   row('otel, GET: client.fetch over the stub, not instrumented', plainNs, 'ns/call', plainNs),
   row('otel, GET: client.fetch over the stub, instrument(client)', observedNs, 'ns/call', plainNs),
   row('otel, GET: added by instrumentation (median of per-round differences)', addedNs, 'ns/call', plainNs),
+  row(
+    'otel, GET: A/A control, a second uninstrumented client (median of per-round differences)',
+    controlNs,
+    'ns/call',
+    plainNs,
+  ),
 ])
