@@ -21,7 +21,7 @@ export default defineConfig([
     clean: false,
   },
   {
-    entry: { index: 'src/index.ts', node: 'src/node.ts', redis: 'src/redis.ts' },
+    entry: { index: 'src/index.ts', node: 'src/node.ts', redis: 'src/redis.ts', otel: 'src/otel.ts' },
     format: ['esm', 'cjs'],
     dts: true,
     sourcemap: true,

@@ -38,15 +38,23 @@ const examples: [file: string, output: RegExp][] = [
     /reason=initial[\s\S]*reason=(scheduled|expired)[\s\S]*refreshFailures: 0,\n\s+unauthorized: 0,\n\s+heartbeatFailures: 0/,
   ],
   ['fleet.ts', /^5 replicas, 1 token, 1 grant$/m],
+  [
+    'health-and-otel.ts',
+    /readyz: 503 \{"state":"empty","healthy":false,"consecutiveFailures":0\}\nreadyz: 200 \(no-store\)\n[\s\S]*refreshing_client\.refreshes \{"provider":"agent-1","outcome":"success","reason":"initial"\} 1\.0[\s\S]*refreshing_client\.token\.time_to_expiry \{"provider":"agent-3"\} 5\d\.\d\nspans: \d+ × refreshing_client\.refresh$/m,
+  ],
 ]
 
 describe.concurrent('examples', () => {
-  it.each(examples)('%s runs and prints what it promises', async (file, output) => {
-    const { code, stdout, stderr } = await run(file)
-    expect(stderr).toBe('')
-    expect(stdout).toMatch(output)
-    expect(code).toBe(0)
-  })
+  it.each(examples)(
+    '%s runs and prints what it promises',
+    async (file, output) => {
+      const { code, stdout, stderr } = await run(file)
+      expect(stderr).toBe('')
+      expect(stdout).toMatch(output)
+      expect(code).toBe(0)
+    },
+    60_000,
+  ) // ten tsx processes at once on a loaded 2-core machine take longer than the default 20 s
 
   it('the demo: 0 failures for the library agents, some for the naive one, nothing left', async () => {
     const { code, stdout } = await run('demo.ts', { DEMO_MS: '4500' })
@@ -54,5 +62,5 @@ describe.concurrent('examples', () => {
     expect(Number(/naive agent:\s+(\d+) failed/.exec(stdout)?.[1])).toBeGreaterThan(0)
     expect(stdout).toMatch(/registry size after dispose: 0/)
     expect(code).toBe(0)
-  })
+  }, 60_000)
 })

@@ -2,6 +2,7 @@ import type { KyInstance } from 'ky'
 import { DisposedError } from '../errors.js'
 import { aliasDispose } from '../internal/dispose.js'
 import { Events } from '../internal/events.js'
+import { notifyReplay, type ObservableProvider } from '../token/observe.js'
 import type { TokenProviderOptions } from '../token/options.js'
 import { createTokenProvider, type PeekableProvider, peekToken } from '../token/provider.js'
 import type { TokenProvider } from '../token/types.js'
@@ -154,6 +155,8 @@ export class RefreshingClient implements Disposable {
     }
     await refused.body?.cancel().catch(() => {})
     this.#events.emit('retry', { url })
+    // Instrumentation counts replays at the provider, which every client of it shares.
+    ;(this.tokens as ObservableProvider)[notifyReplay]?.(this)
     const authNames = this.#applyToken(outgoing, fresh, usedNames)
     let response: Response
     let carried = true

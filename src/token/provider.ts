@@ -1,10 +1,19 @@
 import { AuthError, DisposedError, isAuthError, RefreshError } from '../errors.js'
+import type { TokenHealth } from '../health/types.js'
 import { aliasDispose } from '../internal/dispose.js'
 import { Events } from '../internal/events.js'
 import { withSignal } from '../internal/signal.js'
 import { clampDelay, maxTimerDelayMs, Timer, unrefTimer } from '../internal/timer.js'
 import { ClockOffset } from './clock.js'
 import { call, refreshThroughStore } from './fleet.js'
+import {
+  notifyReplay,
+  type ObserverHandle,
+  Observers,
+  observeProvider,
+  type ProviderObserver,
+  runObserved,
+} from './observe.js'
 import { type ResolvedOptions, resolveOptions, type TokenProviderOptions } from './options.js'
 import { backoffDelay, scheduleFor } from './schedule.js'
 import { checkClaims, decodeClaims, isNewer, parseToken, type TokenInput, type TokenSet } from './token-set.js'
@@ -91,10 +100,16 @@ class Provider implements TokenProvider {
   #storeDownUntil = 0
   /** The issuer's clock, as far as our own fetches show it; schedules run on it. */
   readonly #clock = new ClockOffset()
+  /** When a refresh last succeeded (for `health()`). */
+  #lastRefreshAt: number | undefined
+  /** Instrumentation watching this provider; made by the first observer (most providers have none). */
+  #observers: Observers | undefined
+  readonly #name: string | undefined
   declare [Symbol.dispose]: () => void
 
   constructor(options: TokenProviderOptions) {
     this.#options = resolveOptions(options)
+    this.#name = options.name
     this.#timer = new Timer(this.#options.now, () => this.#tick())
     const initial = options.initialToken === undefined ? undefined : this.#parse(options.initialToken)
     // Side effects last, and undone if one throws: a provider nobody holds must not live on.
@@ -182,6 +197,36 @@ class Provider implements TokenProvider {
     return this.#events.on(type, handler)
   }
 
+  // Token-free and cheap (readiness probes call it often): the one object, fields set only when known.
+  health(): TokenHealth {
+    const now = this.#options.now()
+    const held = this.#disposed ? undefined : this.#held
+    const health: TokenHealth = {
+      state: this.state,
+      healthy: held !== undefined && isValid(held, now),
+      consecutiveFailures: this.#failures,
+    }
+    if (held?.set.expiresAt !== undefined) health.expiresAt = held.set.expiresAt
+    const refreshAt = held === undefined ? Number.POSITIVE_INFINITY : Math.max(held.refreshAt, this.#retryAt)
+    if (Number.isFinite(refreshAt) && !this.#terminal) health.refreshAt = refreshAt
+    if (this.#lastRefreshAt !== undefined) health.lastRefreshAt = this.#lastRefreshAt
+    const error = this.#error
+    if (error !== undefined) health.lastErrorCode = isAuthError(error.cause) ? error.cause.code : error.code
+    const clockOffsetMs = this.#clock.offsetMs
+    if (clockOffsetMs !== undefined) health.clockOffsetMs = clockOffsetMs
+    return health
+  }
+
+  [observeProvider](observer: ProviderObserver): ObserverHandle {
+    if (this.#disposed) return { name: this.#name, stop: noop }
+    this.#observers ??= new Observers()
+    return { name: this.#name, stop: this.#observers.add(observer) }
+  }
+
+  [notifyReplay](client: object): void {
+    this.#observers?.replay(client)
+  }
+
   dispose(): void {
     if (this.#disposed) return
     this.#disposed = true
@@ -194,6 +239,7 @@ class Provider implements TokenProvider {
       flight.controller.abort(new DisposedError(this.#options.label))
     }
     this.#held = undefined
+    this.#observers = undefined
     const detach = this.#detach
     const unwatch = this.#unwatch
     this.#detach = undefined
@@ -345,25 +391,32 @@ class Provider implements TokenProvider {
   async #fetch(reason: RefreshReason, signal: AbortSignal, current: TokenSet | undefined): Promise<TokenSet> {
     const fetchToken = this.#options.fetchToken as NonNullable<ResolvedOptions['fetchToken']>
     const { now } = this.#options
-    const sentAt = now()
-    let date: { value: number; at: number } | undefined
-    const input = await fetchToken({
-      signal,
-      reason,
-      ...(current === undefined ? {} : { current }),
-      report: (error) => this.#report(error),
-      reportDate: (value) => {
-        date = { value, at: now() }
-      },
-    })
-    // Evidence of the issuer's clock, before the answer is read on it: the endpoint's `Date` (unless
-    // it is wildly off), else the `iat` of a token fetched just now. A token we already hold (a caching endpoint) is no
-    // evidence of the time; pushed and stored tokens never are.
-    if (date === undefined || !this.#clock.observe(date.value, sentAt, date.at)) {
-      const issuedAt = issuedAtOf(input, this.#held?.set.accessToken)
-      if (issuedAt !== undefined) this.#clock.observe(issuedAt, sentAt, now())
+    const request = async () => {
+      const sentAt = now()
+      let date: { value: number; at: number } | undefined
+      const input = await fetchToken({
+        signal,
+        reason,
+        ...(current === undefined ? {} : { current }),
+        report: (error) => this.#report(error),
+        reportDate: (value) => {
+          date = { value, at: now() }
+        },
+      })
+      // Evidence of the issuer's clock, before the answer is read on it: the endpoint's `Date` (unless
+      // it is wildly off), else the `iat` of a token fetched just now. A token we already hold (a
+      // caching endpoint) is no evidence of the time; pushed and stored tokens never are.
+      if (date === undefined || !this.#clock.observe(date.value, sentAt, date.at)) {
+        const issuedAt = issuedAtOf(input, this.#held?.set.accessToken)
+        if (issuedAt !== undefined) this.#clock.observe(issuedAt, sentAt, now())
+      }
+      return this.#parse(input)
     }
-    const set = this.#parse(input)
+    const observers = this.#observers?.list
+    const set =
+      observers === undefined || observers.length === 0
+        ? await request()
+        : await runObserved(observers, reason, request)
     // Servers that do not rotate refresh tokens omit them: keep the one we have.
     if (set.refreshToken === undefined && current?.refreshToken !== undefined) {
       return { ...set, refreshToken: current.refreshToken }
@@ -450,11 +503,13 @@ class Provider implements TokenProvider {
           )
         }
         this.#recovered()
+        this.#lastRefreshAt = now
         this.#reschedule()
         return replaced.set
       }
     }
     this.#recovered()
+    this.#lastRefreshAt = now
     // A push (or the store) may have replaced the token while this pull ran: then the pulled
     // token only wins if it is newer, or if what replaced it has been refused since.
     if (seq === this.#seq || replaced === undefined || replaced.rejected || isNewer(set, replaced.set)) {

@@ -1,3 +1,4 @@
+import type { TokenHealth } from '../health/types.js'
 import type { TokenInput, TokenSet } from './token-set.js'
 
 /**
@@ -177,6 +178,7 @@ export interface GetTokenOptions {
  * tokens.setToken(pushedJwt) // false unless it is newer than the current token
  * tokens.invalidate(token) // a server refused it: if it is still current, it is replaced
  * console.log(tokens.state, tokens.current?.expiresAt)
+ * console.log(JSON.stringify(tokens.health())) // {"state":"fresh","healthy":true,"consecutiveFailures":0,...}
  * tokens.dispose()
  * ```
  */
@@ -197,6 +199,13 @@ export interface TokenProvider extends Disposable {
   invalidate(accessToken: string): void
   /** Subscribes to an event; returns the unsubscribe function. */
   on<K extends keyof TokenProviderEvents>(type: K, handler: (event: TokenProviderEvents[K]) => void): () => void
+  /**
+   * A token-free snapshot for health checks: state, whether a token would be sent now, expiry,
+   * refresh times and failures since the last success. Cheap and JSON-safe; see {@link TokenHealth}.
+   * Providers made by copies of the library older than 0.2 lack it: registries, `createHealthHandler`
+   * and `instrument` then derive what they can from `state` and `current`.
+   */
+  health(): TokenHealth
   /** Stops timers, aborts a refresh in flight, removes listeners. Idempotent. */
   dispose(): void
 }
