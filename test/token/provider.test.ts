@@ -663,6 +663,7 @@ describe('createTokenProvider', () => {
       expect(installed).toHaveLength(1)
       expect(installed[0]?.clockOffsetMs).toBeGreaterThanOrEqual(-offsetMs)
       expect(installed[0]?.clockOffsetMs).toBeLessThanOrEqual(-offsetMs + second)
+      expect(tokens.health()).toMatchObject({ healthy: true, clockOffsetMs: installed[0]?.clockOffsetMs })
       expect(tokens.state).toBe('fresh')
       await advance(48 * minute - 2 * second) // just before the refresh point, on the issuer's clock
       expect(calls).toBe(1)
