@@ -18,6 +18,7 @@ const suites = {
   startup: ['bench/startup.mjs'],
   fleet: ['bench/fleet-store.mjs'],
   otel: ['bench/otel-overhead.mjs'],
+  proxy: ['bench/proxy.mjs'],
 }
 
 const KB = 1024
@@ -46,6 +47,8 @@ const targets = [
   ['otel, GET: added by instrumentation', '≤ 100 ns', (r) => r.value <= 100],
   ['heap per idle scope with a client', '≤ 2 KB (2,048 B)', (r) => r.value <= 2 * KB],
   ['heap growth after', '< 2 MB (2,097,152 B)', (r) => r.value < 2 * MB],
+  ['proxy heap growth after', '< 2 MB (2,097,152 B)', (r) => r.value < 2 * MB],
+  ['proxy: token-endpoint calls over the whole run', '= 1', (r) => r.value === 1],
   ['fleet: getToken() with the token from Redis', '≈ memory store (≤ 1.5×)', (r) => r.ratio <= 1.5],
   ['size min+gz: createTokenProvider', '≤ 3 kB (3,000 B)', (r) => r.value <= 3000],
   ['size min+gz: RefreshingClient', '≤ 13 kB (13,000 B)', (r) => r.value <= 13_000],
