@@ -3,7 +3,7 @@ import { aliasDispose } from '../internal/dispose.js'
 import { Events } from '../internal/events.js'
 import { withSignal } from '../internal/signal.js'
 import { clampDelay, maxTimerDelayMs, Timer, unrefTimer } from '../internal/timer.js'
-import { call, refreshThroughStore } from './fleet.js'
+import { call, refreshThroughStore, spendsShared } from './fleet.js'
 import { type ResolvedOptions, resolveOptions, type TokenProviderOptions } from './options.js'
 import { backoffDelay, scheduleFor } from './schedule.js'
 import { checkClaims, isNewer, parseToken, type TokenInput, type TokenSet } from './token-set.js'
@@ -304,11 +304,14 @@ class Provider implements TokenProvider {
 
   async #pull(reason: RefreshReason, signal: AbortSignal, delayMs: number): Promise<Pulled> {
     if (delayMs > 0) await sleep(delayMs, signal)
-    const { store, storeKey, storeLeaseMs, storeTimeoutMs, now } = this.#options
-    // Without a store, or while it is down, the provider refreshes on its own.
-    if (store === undefined || now() < this.#storeDownUntil) {
+    const { store, storeKey, storeLeaseMs, storeTimeoutMs, now, fetchToken } = this.#options
+    const spends = () => spendsShared(fetchToken, this.#held?.set)
+    // Without a store, or while it is down, the provider refreshes on its own, unless that would
+    // spend a shared refresh token: such a refresh always goes through the store (and its lease).
+    if (store === undefined || (now() < this.#storeDownUntil && !spends())) {
       return { token: await this.#fetch(reason, signal, this.#held?.set), fromStore: false }
     }
+    let failed = false
     return refreshThroughStore({
       store,
       key: storeKey as string,
@@ -318,9 +321,14 @@ class Provider implements TokenProvider {
       signal,
       current: () => this.#held?.set,
       adopt: (token) => this.#adopt(token),
-      available: () => now() >= this.#storeDownUntil,
+      // Within one refresh, the store is given up on after its first failure or hang.
+      available: () => !failed,
       fetch: (current) => this.#fetch(reason, signal, current),
-      report: (error) => this.#reportStore(error, true),
+      spends,
+      report: (error) => {
+        failed ||= !isAuthError(error, 'ERR_STORE_UNREADABLE')
+        this.#reportStore(error, true)
+      },
     })
   }
 
@@ -385,7 +393,8 @@ class Provider implements TokenProvider {
   // do not wait for it, and sharing resumes after.
   #reportStore(error: unknown, unavailable: boolean): void {
     if (this.#disposed) return
-    if (unavailable) this.#storeDownUntil = this.#options.now() + 5 * this.#options.storeTimeoutMs
+    // An unreadable record is no outage: the refresh goes on through the store, and its set replaces it.
+    if (unavailable && !isAuthError(error, 'ERR_STORE_UNREADABLE')) this.#storeDownUntil = this.#options.now() + 5 * this.#options.storeTimeoutMs
     const reported =
       error instanceof Error ? error : new AuthError(`token store: ${describe(error)}`, { code: 'ERR_STORE' })
     this.#events.emit('error', { error: reported, attempt: 0, willRetry: false, store: true })
