@@ -3,17 +3,11 @@ import { resolve } from 'node:path'
 import { AuthError, DisposedError } from '../errors.js'
 import { aliasDispose } from '../internal/dispose.js'
 import { isNewer, type TokenSet } from '../token/token-set.js'
-import {
-  emptyDocument,
-  prepareDirectory,
-  readDocument,
-  type StoreDocument,
-  writeDocument,
-} from './file-document.js'
+import { emptyDocument, prepareDirectory, readDocument, type StoreDocument, writeDocument } from './file-document.js'
 import { codeOf, withFileLock } from './file-lock.js'
 import { FileWatchers } from './file-watchers.js'
-import { aesGcmCodec, checkEncryptionKey, plainCodec, type TokenCodec } from './token-codec.js'
 import { checkToken, duration } from './store-checks.js'
+import { aesGcmCodec, checkEncryptionKey, plainCodec, type TokenCodec } from './token-codec.js'
 import type { Lease, TokenStore } from './types.js'
 
 /**

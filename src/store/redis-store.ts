@@ -3,10 +3,10 @@ import { AuthError, DisposedError } from '../errors.js'
 import { aliasDispose } from '../internal/dispose.js'
 import { clampDelay, unrefTimer } from '../internal/timer.js'
 import type { TokenSet } from '../token/token-set.js'
-import { aesGcmCodec, type CodecError, checkEncryptionKey, plainCodec, type TokenCodec } from './token-codec.js'
 import { type Call, compareAndDelete, compareAndSet, runScript } from './redis-scripts.js'
 import { Watchers } from './redis-watchers.js'
 import { checkToken, duration } from './store-checks.js'
+import { aesGcmCodec, type CodecError, checkEncryptionKey, plainCodec, type TokenCodec } from './token-codec.js'
 import type { Lease, TokenStore } from './types.js'
 
 /**
@@ -317,8 +317,6 @@ function checkKey(key: string, disposed: boolean): string {
   if (typeof key !== 'string' || key.length === 0) throw new TypeError('key must be a non-empty string')
   return key
 }
-
-
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error)

@@ -123,7 +123,9 @@ export function aesGcmCodec(key: CryptoKey | Uint8Array, format: string): TokenC
         )
       } catch {
         // WebCrypto says only "operation failed"; the causes are these three.
-        throw new CodecError('the stored token could not be decrypted (another encryption key, another store key, or edited)')
+        throw new CodecError(
+          'the stored token could not be decrypted (another encryption key, another store key, or edited)',
+        )
       }
       const token = toTokenSet(parseJson(new TextDecoder().decode(opened)))
       if (token.expiresAt !== envelope.e || token.issuedAt !== envelope.i) {

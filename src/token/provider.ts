@@ -320,7 +320,7 @@ class Provider implements TokenProvider {
       reason,
       signal,
       current: () => this.#held?.set,
-      adopt: (token) => this.#adopt(token),
+      adopt: (token) => this.#adopt(token, reason),
       // Within one refresh, the store is given up on after its first failure or hang.
       available: () => !failed,
       fetch: (current) => this.#fetch(reason, signal, current),
@@ -348,8 +348,10 @@ class Provider implements TokenProvider {
     return set
   }
 
-  // A token from the fleet's store: checked like a push, and taken only when newer.
-  #adopt(token: TokenSet): 'fresh' | 'stale' | 'refused' {
+  // A token from the fleet's store: checked like a push, and taken only when newer. An unforced
+  // refresh also ends when the stored token is the one we hold and it is fresh (taken through
+  // `watch` just as the refresh started): fetching then would spend a second grant.
+  #adopt(token: TokenSet, reason?: RefreshReason): 'fresh' | 'stale' | 'refused' {
     let set: TokenSet
     try {
       set = this.#parse(token)
@@ -357,8 +359,14 @@ class Provider implements TokenProvider {
       this.#reportStore(error, false)
       return 'refused'
     }
-    if (!this.#offer(set, 'store')) return 'refused'
-    return this.#options.now() < (this.#held as Held).refreshAt ? 'fresh' : 'stale'
+    const now = this.#options.now()
+    if (!this.#offer(set, 'store')) {
+      const held = this.#held
+      const unforced = reason === 'scheduled' || reason === 'expired' || reason === 'initial'
+      const same = held !== undefined && held.set.accessToken === set.accessToken && isValid(held, now)
+      return unforced && same && now < (held as Held).refreshAt ? 'fresh' : 'refused'
+    }
+    return now < (this.#held as Held).refreshAt ? 'fresh' : 'stale'
   }
 
   // Shares a pushed token with the fleet, in the background: a store problem never fails a push.
@@ -394,7 +402,8 @@ class Provider implements TokenProvider {
   #reportStore(error: unknown, unavailable: boolean): void {
     if (this.#disposed) return
     // An unreadable record is no outage: the refresh goes on through the store, and its set replaces it.
-    if (unavailable && !isAuthError(error, 'ERR_STORE_UNREADABLE')) this.#storeDownUntil = this.#options.now() + 5 * this.#options.storeTimeoutMs
+    if (unavailable && !isAuthError(error, 'ERR_STORE_UNREADABLE'))
+      this.#storeDownUntil = this.#options.now() + 5 * this.#options.storeTimeoutMs
     const reported =
       error instanceof Error ? error : new AuthError(`token store: ${describe(error)}`, { code: 'ERR_STORE' })
     this.#events.emit('error', { error: reported, attempt: 0, willRetry: false, store: true })
