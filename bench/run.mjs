@@ -17,6 +17,7 @@ const suites = {
   size: ['bench/size.mjs'],
   startup: ['bench/startup.mjs'],
   fleet: ['bench/fleet-store.mjs'],
+  file: ['bench/file-store.mjs'],
 }
 
 const KB = 1024
@@ -45,6 +46,7 @@ const targets = [
   ['heap per idle scope with a client', '≤ 2 KB (2,048 B)', (r) => r.value <= 2 * KB],
   ['heap growth after', '< 2 MB (2,097,152 B)', (r) => r.value < 2 * MB],
   ['fleet: getToken() with the token from Redis', '≈ memory store (≤ 1.5×)', (r) => r.ratio <= 1.5],
+  ['file store: getToken() with the token from the file store', '≈ memory store (≤ 1.5×)', (r) => r.ratio <= 1.5],
   ['size min+gz: createTokenProvider', '≤ 3 kB (3,000 B)', (r) => r.value <= 3000],
   ['size min+gz: RefreshingClient', '≤ 13 kB (13,000 B)', (r) => r.value <= 13_000],
 ]
