@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { lstatSync } from 'node:fs'
 import { lstat, mkdir, open, readFile, rename, unlink } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { AuthError } from '../errors.js'
@@ -125,4 +126,31 @@ function unreadable(path: string, why: string): AuthError {
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+/**
+ * checkPath refuses a directory or a symbolic link at once, so that a mistyped path is a construction
+ * error (a `TypeError`); {@link checkTarget} checks again before each write.
+ */
+export function checkPath(path: string): void {
+  try {
+    const found = lstatSync(path)
+    if (found.isDirectory()) throw new TypeError(`path ${path} is a directory; give the path of a file`)
+    if (found.isSymbolicLink()) throw new TypeError(`path ${path} is a symbolic link; give the file's real path`)
+  } catch (error) {
+    if (error instanceof TypeError) throw error
+  }
+}
+
+/**
+ * pruneDocument drops expired leases, and expired records that carry no refresh token. A sealed
+ * record does not show whether it carries one: it stays until the next `set` of its key replaces it.
+ */
+export function pruneDocument(document: StoreDocument, now: number): void {
+  for (const [key, lease] of Object.entries(document.leases)) if (!(lease.until > now)) delete document.leases[key]
+  for (const [key, entry] of Object.entries(document.tokens)) {
+    const stored = entry as { e?: unknown; c?: unknown; t?: { refreshToken?: unknown } }
+    const plainWithout = stored.c === undefined && stored.t?.refreshToken === undefined
+    if (plainWithout && typeof stored.e === 'number' && stored.e <= now) delete document.tokens[key]
+  }
 }

@@ -1,9 +1,16 @@
-import { lstatSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { AuthError, DisposedError } from '../errors.js'
 import { aliasDispose } from '../internal/dispose.js'
 import { isNewer, type TokenSet } from '../token/token-set.js'
-import { emptyDocument, prepareDirectory, readDocument, type StoreDocument, writeDocument } from './file-document.js'
+import {
+  checkPath,
+  emptyDocument,
+  prepareDirectory,
+  pruneDocument,
+  readDocument,
+  type StoreDocument,
+  writeDocument,
+} from './file-document.js'
 import { codeOf, withFileLock } from './file-lock.js'
 import { FileWatchers } from './file-watchers.js'
 import { checkToken, duration } from './store-checks.js'
@@ -231,21 +238,10 @@ class FileStore implements FileTokenStore {
     return withFileLock(this.#lock, async () => {
       const document = (await readDocument(this.#path).catch(unreadableAsEmpty)) ?? emptyDocument()
       if (!(await change(document))) return false
-      await this.#prune(document)
+      pruneDocument(document, Date.now())
       await writeDocument(this.#path, document)
       return true
     })
-  }
-
-  async #prune(document: StoreDocument): Promise<void> {
-    const now = Date.now()
-    for (const [key, lease] of Object.entries(document.leases)) if (!(lease.until > now)) delete document.leases[key]
-    for (const [key, entry] of Object.entries(document.tokens)) {
-      const times = entry as { e?: unknown; c?: unknown; t?: { refreshToken?: unknown } }
-      // Only plain records show whether they carry a refresh token; sealed ones are kept (replaced by the next set).
-      const plainWithout = times.c === undefined && times.t?.refreshToken === undefined
-      if (plainWithout && typeof times.e === 'number' && times.e <= now) delete document.tokens[key]
-    }
   }
 }
 
@@ -259,15 +255,4 @@ function isKept(token: TokenSet, now: number): boolean {
 function unreadableAsEmpty(error: unknown): undefined {
   if ((error as AuthError).code === 'ERR_STORE_UNREADABLE') return undefined
   throw error
-}
-
-// Checked at once so that a mistyped path is a construction error; checked again before each write.
-function checkPath(path: string): void {
-  try {
-    const found = lstatSync(path)
-    if (found.isDirectory()) throw new TypeError(`path ${path} is a directory; give the path of a file`)
-    if (found.isSymbolicLink()) throw new TypeError(`path ${path} is a symbolic link; give the file's real path`)
-  } catch (error) {
-    if (error instanceof TypeError) throw error
-  }
 }

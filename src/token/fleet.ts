@@ -138,7 +138,7 @@ async function waitForHolder(refresh: FleetRefresh): Promise<TokenSet | undefine
       notified = false
       const stored = await call(refresh, () => store.get(key), undefined)
       if (stored !== undefined && refresh.adopt(stored) !== 'refused') return stored
-      if (Date.now() >= until || !refresh.available()) return undefined
+      if (Date.now() >= until) return undefined
       if (notified) continue
       await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(done, Math.min(pause, until - Date.now()))

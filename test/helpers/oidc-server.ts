@@ -57,7 +57,7 @@ export async function startOidcServer(accessTokenTtlS: number): Promise<OidcServ
       },
     ],
     rotateRefreshToken: true,
-    ttl: { AccessToken: accessTokenTtlS, RefreshToken: 3_600, Grant: 3_600 },
+    ttl: { AccessToken: accessTokenTtlS, IdToken: 60, RefreshToken: 3_600, Grant: 3_600 },
     findAccount: (_ctx: unknown, id: string) => ({ accountId: id, claims: () => ({ sub: id }) }),
     features: { devInteractions: { enabled: false }, userinfo: { enabled: true } },
     cookies: { keys: ['test-cookie-key'] },
