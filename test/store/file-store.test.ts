@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { hostname, tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { inspect } from 'node:util'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createTokenProvider, type TokenProviderErrorEvent } from '../../src/index.js'
 import { createFileStore, type FileTokenStore, fileStoreDefaults } from '../../src/node.js'
@@ -111,6 +112,20 @@ describe('createFileStore', () => {
     expect(await store.get('a')).toEqual(token)
     const text = readFileSync(path, 'utf8')
     expect(text).not.toMatch(/SECRET/)
+    const lease = await store.acquire('a', 1_000)
+    const error = await storeAt(path)
+      .get('a')
+      .catch((e: unknown) => e)
+    for (const value of [store, lease, error]) {
+      const views = [
+        inspect(value, { showHidden: true, depth: Number.POSITIVE_INFINITY }),
+        String(value),
+        JSON.stringify(value) ?? '',
+      ]
+      for (const view of views) expect(view).not.toMatch(/SECRET/)
+    }
+    expect(String(store)).toBe('[object FileTokenStore]')
+    await lease?.release()
     const document = JSON.parse(text)
     document.tokens.b = document.tokens.a
     writeFileSync(path, JSON.stringify(document))
