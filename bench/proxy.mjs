@@ -66,9 +66,23 @@ const rows = [
 for (const p of [50, 99]) {
   const directMs = percentile(latency.direct, p)
   const proxiedMs = percentile(latency.proxied, p)
-  rows.push(row(`proxy, latency p${p}, one request at a time: added by the proxy`, (proxiedMs - directMs) * 1000, 'µs', directMs * 1000))
+  rows.push(
+    row(
+      `proxy, latency p${p}, one request at a time: added by the proxy`,
+      (proxiedMs - directMs) * 1000,
+      'µs',
+      directMs * 1000,
+    ),
+  )
 }
-rows.push(row(`proxy heap growth after ${heapRequests.toLocaleString('en')} proxied requests`, afterHeap - warmHeap, 'B', warmHeap))
+rows.push(
+  row(
+    `proxy heap growth after ${heapRequests.toLocaleString('en')} proxied requests`,
+    afterHeap - warmHeap,
+    'B',
+    warmHeap,
+  ),
+)
 rows.push(row('proxy: token-endpoint calls over the whole run', tokenCalls, 'calls'))
 emit(rows)
 
@@ -86,12 +100,26 @@ async function get(url) {
 async function startProxy({ origin, tokenUrl }) {
   const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
   const probe = fileURLToPath(new URL('./lib/heap-probe.cjs', import.meta.url))
-  const child = fork(cli, ['proxy', '--upstream', `${origin}/`, '--token-url', tokenUrl, '--client-id', 'bench', '--client-secret-env', 'BENCH_SECRET'], {
-    cwd: root,
-    env: { ...process.env, BENCH_SECRET: 'bench secret' },
-    execArgv: ['--expose-gc', '--require', probe],
-    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
-  })
+  const child = fork(
+    cli,
+    [
+      'proxy',
+      '--upstream',
+      `${origin}/`,
+      '--token-url',
+      tokenUrl,
+      '--client-id',
+      'bench',
+      '--client-secret-env',
+      'BENCH_SECRET',
+    ],
+    {
+      cwd: root,
+      env: { ...process.env, BENCH_SECRET: 'bench secret' },
+      execArgv: ['--expose-gc', '--require', probe],
+      stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+    },
+  )
   const url = await new Promise((resolve, reject) => {
     let out = ''
     child.stdout.setEncoding('utf8').on('data', (chunk) => {

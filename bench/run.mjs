@@ -19,6 +19,7 @@ const suites = {
   fleet: ['bench/fleet-store.mjs'],
   otel: ['bench/otel-overhead.mjs'],
   proxy: ['bench/proxy.mjs'],
+  file: ['bench/file-store.mjs'],
 }
 
 const KB = 1024
@@ -50,6 +51,7 @@ const targets = [
   ['proxy heap growth after', '< 2 MB (2,097,152 B)', (r) => r.value < 2 * MB],
   ['proxy: token-endpoint calls over the whole run', '= 1', (r) => r.value === 1],
   ['fleet: getToken() with the token from Redis', '≈ memory store (≤ 1.5×)', (r) => r.ratio <= 1.5],
+  ['file store: getToken() with the token from the file store', '≈ memory store (≤ 1.5×)', (r) => r.ratio <= 1.5],
   ['size min+gz: createTokenProvider', '≤ 3 kB (3,000 B)', (r) => r.value <= 3000],
   ['size min+gz: RefreshingClient', '≤ 13 kB (13,000 B)', (r) => r.value <= 13_000],
 ]

@@ -30,6 +30,7 @@ export type AuthErrorCode =
   | 'ERR_CROSS_ORIGIN'
   | 'ERR_TOKEN_SOURCE'
   | 'ERR_STORE'
+  | 'ERR_STORE_UNREADABLE'
 
 /**
  * AuthErrorOptions are the options of every error constructor.

@@ -7,3 +7,9 @@
 
 export { type NodeRequestListener, toNodeHandler } from './push/node-handler.js'
 export { type FileTokenOptions, fileToken } from './sources/file-token.js'
+export {
+  createFileStore,
+  type FileStoreOptions,
+  type FileTokenStore,
+  fileStoreDefaults,
+} from './store/file-store.js'

@@ -1,5 +1,6 @@
 import { AuthError } from '../errors.js'
 import { withSignal } from '../internal/signal.js'
+import { spendsRefreshToken } from '../token/fleet.js'
 import type { TokenInput } from '../token/token-set.js'
 import type { FetchToken, FetchTokenContext } from '../token/types.js'
 import { type ClientAuthMethod, formEncode, resolveEndpoint, type TokenEndpointOptions } from './endpoint-options.js'
@@ -131,6 +132,9 @@ export function refreshTokenGrant(options: RefreshTokenGrantOptions): FetchToken
     queue = run.then(noop, noop)
     return withSignal(run, context.signal)
   }
+  // It sends its configured refresh token before the provider holds one: with a store, even a
+  // first refresh runs under the lease.
+  Object.defineProperty(fetchToken, spendsRefreshToken, { value: true })
   return fetchToken
 }
 

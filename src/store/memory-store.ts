@@ -37,7 +37,8 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): TokenStore 
   const listeners = new Map<string, Set<() => void>>()
   const live = (key: string): TokenSet | undefined => {
     const token = tokens.get(key)
-    if (token?.expiresAt !== undefined && token.expiresAt <= now()) {
+    // A record with a refresh token outlives its access token: its refresh token is the latest.
+    if (token?.expiresAt !== undefined && token.refreshToken === undefined && token.expiresAt <= now()) {
       tokens.delete(key)
       return undefined
     }

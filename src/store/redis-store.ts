@@ -3,9 +3,10 @@ import { AuthError, DisposedError } from '../errors.js'
 import { aliasDispose } from '../internal/dispose.js'
 import { clampDelay, unrefTimer } from '../internal/timer.js'
 import type { TokenSet } from '../token/token-set.js'
-import { aesGcmCodec, type CodecError, checkEncryptionKey, plainCodec, type TokenCodec } from './redis-codec.js'
 import { type Call, compareAndDelete, compareAndSet, runScript } from './redis-scripts.js'
 import { Watchers } from './redis-watchers.js'
+import { checkToken, duration } from './store-checks.js'
+import { aesGcmCodec, type CodecError, checkEncryptionKey, plainCodec, type TokenCodec } from './token-codec.js'
 import type { Lease, TokenStore } from './types.js'
 
 /**
@@ -27,7 +28,10 @@ export interface RedisStoreOptions {
    * sharing a prefix must use the same key. @default undefined (no encryption)
    */
   encryptionKey?: CryptoKey | Uint8Array | undefined
-  /** How long a token of unknown expiry is kept in Redis. @default 3_600_000 (1 hour) */
+  /**
+   * How long a token of unknown expiry, or one that carries a refresh token (whose lifetime is not
+   * known), is kept in Redis. @default 3_600_000 (1 hour)
+   */
   unknownExpiryTtlMs?: number | undefined
   /** A call that Redis has not answered by then rejects with `ERR_STORE`. @default 1_000 */
   timeoutMs?: number | undefined
@@ -84,7 +88,9 @@ const offline: ReadonlySet<string> = new Set(['reconnecting', 'close', 'end'])
  *   expiry unknown on either side the new token wins, as with `isNewer`, even when it is the same
  *   token (the script cannot compare encrypted tokens). Each token key lives as long as the token
  *   (`PX`, by the `now` clock), or `unknownExpiryTtlMs` when its expiry is unknown; an expired token
- *   is not stored. Every token stored is published to the key's watchers.
+ *   is not stored. A token with a refresh token is kept at least `unknownExpiryTtlMs`, and `get`
+ *   returns it after its access token expired: the latest refresh token outlives its access token,
+ *   so a process started later refreshes with it (under the lease), not with a spent one. Every token stored is published to the key's watchers.
  * - `acquire` is `SET NX PX` with a random owner; `release` deletes the lease only if this owner
  *   still holds it, so an expired holder never frees the next holder's lease.
  * - `watch` subscribes on a connection of its own, a `duplicate()` of the caller's client made on
@@ -98,7 +104,7 @@ const offline: ReadonlySet<string> = new Set(['reconnecting', 'close', 'end'])
  *   copies of what every process holds in memory. Set a key whenever Redis is shared with other
  *   services, persisted, replicated or backed up, and whenever refresh tokens are stored (they are
  *   long-lived): then whoever reads Redis, its snapshots or its replicas gets no usable token.
- * - `get` rejects with an `AuthError` `ERR_STORE` for a stored value it cannot decrypt or read (a
+ * - `get` rejects with an `AuthError` `ERR_STORE_UNREADABLE` for a stored value it cannot decrypt or read (a
  *   wrong key, a value of another key, a foreign value), after deleting it if it is unchanged, so
  *   that the provider refreshes and its `set` can store a good token. All processes sharing a
  *   `prefix` must therefore share the key.
@@ -155,7 +161,7 @@ class RedisStore implements RedisTokenStore {
     if (encryptionKey !== undefined) checkEncryptionKey(encryptionKey)
     this.#redis = redis
     this.#prefix = prefix
-    this.#codec = encryptionKey === undefined ? plainCodec : aesGcmCodec(encryptionKey)
+    this.#codec = encryptionKey === undefined ? plainCodec : aesGcmCodec(encryptionKey, 'refreshing-client/redis v1')
     this.#unknownExpiryTtlMs = duration(
       'unknownExpiryTtlMs',
       options.unknownExpiryTtlMs,
@@ -186,20 +192,25 @@ class RedisStore implements RedisTokenStore {
       ).catch(() => {})
       throw new AuthError(
         `Redis token store: the stored token of "${key}" was unreadable and removed: ${(error as CodecError).message}`,
-        {
-          code: 'ERR_STORE',
-        },
+        { code: 'ERR_STORE_UNREADABLE' },
       )
     }
-    if (token.expiresAt !== undefined && token.expiresAt <= this.#now()) return undefined
+    // A record with a refresh token is returned after its access token expired: the refresh token is the latest.
+    if (token.refreshToken === undefined && token.expiresAt !== undefined && token.expiresAt <= this.#now()) {
+      return undefined
+    }
     return token
   }
 
   async set(key: string, token: TokenSet): Promise<void> {
     const name = this.#tokenKey(key)
     checkToken(token)
-    const ttlMs = token.expiresAt === undefined ? this.#unknownExpiryTtlMs : Math.ceil(token.expiresAt - this.#now())
-    if (!(ttlMs > 0)) return
+    const accessTtlMs =
+      token.expiresAt === undefined ? this.#unknownExpiryTtlMs : Math.ceil(token.expiresAt - this.#now())
+    if (!(accessTtlMs > 0)) return
+    // The latest refresh token outlives its access token: its lifetime is not known, so it is kept
+    // for unknownExpiryTtlMs (or as long as a longer-lived access token), until a newer one replaces it.
+    const ttlMs = token.refreshToken === undefined ? accessTtlMs : Math.max(accessTtlMs, this.#unknownExpiryTtlMs)
     const value = await this.#codec.encode(token, name)
     await this.#command(`store the token of "${key}"`, (call) =>
       runScript(
@@ -305,25 +316,6 @@ function checkKey(key: string, disposed: boolean): string {
   if (disposed) throw new DisposedError('the Redis token store')
   if (typeof key !== 'string' || key.length === 0) throw new TypeError('key must be a non-empty string')
   return key
-}
-
-function checkToken(token: TokenSet): void {
-  if (typeof token !== 'object' || token === null || typeof token.accessToken !== 'string' || !token.accessToken) {
-    throw new TypeError('token must be a TokenSet with a non-empty accessToken')
-  }
-  for (const time of [token.expiresAt, token.issuedAt]) {
-    if (time !== undefined && (typeof time !== 'number' || !Number.isFinite(time))) {
-      throw new TypeError('token.expiresAt and token.issuedAt must be finite numbers when present')
-    }
-  }
-}
-
-function duration(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback
-  if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) {
-    throw new RangeError(`${name} must be a positive, finite number of milliseconds`)
-  }
-  return value
 }
 
 function messageOf(error: unknown): string {

@@ -1,7 +1,7 @@
 import { AuthError } from '../errors.js'
 import { unrefTimer } from '../internal/timer.js'
 import type { Lease, TokenStore } from '../store/types.js'
-import type { TokenSet } from './token-set.js'
+import { isNewer, type TokenSet } from './token-set.js'
 import type { RefreshReason } from './types.js'
 
 /** What a refresh through the fleet's store needs from its provider. */
@@ -19,6 +19,8 @@ export interface FleetRefresh extends StoreCallContext {
   available(): boolean
   /** Gets a token from the source (`fetchToken`), with the given current token. */
   fetch(current: TokenSet | undefined): Promise<TokenSet>
+  /** Whether a fetch spends a refresh token others may share: then it runs only under the lease. */
+  spends(): boolean
 }
 
 /** The outcome: a token to install, and whether it came from the store. */
@@ -30,22 +32,39 @@ export interface FleetResult {
 const waitRounds = 3
 
 /**
+ * spendsRefreshToken marks a `FetchToken` that sends a refresh token even when the provider holds
+ * none yet (`refreshTokenGrant`, with its configured one): its refreshes run only under the lease.
+ */
+export const spendsRefreshToken = Symbol.for('refreshing-client.spendsRefreshToken.v1')
+
+/**
+ * spendsShared tells whether a refresh spends a refresh token that other processes may hold: the
+ * current token set carries one, or the source sends one of its own ({@link spendsRefreshToken}).
+ */
+export function spendsShared(fetchToken: unknown, current: TokenSet | undefined): boolean {
+  return current?.refreshToken !== undefined || (fetchToken as Record<symbol, unknown>)[spendsRefreshToken] === true
+}
+
+/**
  * refreshThroughStore refreshes one identity for the whole fleet:
  * 1. a stored token newer than ours is adopted, and if it is fresh that is all (no fetch);
  * 2. otherwise one process takes the lease, reads the store once more (a holder may have just
- *    delivered), fetches, writes the token to the store and releases;
+ *    delivered), fetches with the latest refresh token (the stored one, which outlives its access
+ *    token, unless ours is newer), writes the token to the store and releases;
  * 3. the others wait for the stored token (woken by `watch`, or polling) up to the lease's
  *    time-to-live, then try for the lease again: a holder that died is replaced by one other
- *    process, not by all of them. After a few rounds a process fetches for itself.
- * Every store call has a timeout; a store that fails or hangs is reported, and the refresh goes
- * on locally, so a store problem never fails a request.
+ *    process, not by all of them.
+ * A refresh that spends no shared refresh token (client credentials, a file) goes on locally when
+ * the store fails, hangs or its holder never delivers: a store problem never fails such a request.
+ * One that spends a refresh token never runs without the lease (a rotating grant spent twice is
+ * revoked for every process): it fails with `ERR_STORE`, and the provider retries after its backoff.
  */
 export async function refreshThroughStore(refresh: FleetRefresh): Promise<FleetResult> {
   const { store, key } = refresh
   // Once a store call fails or hangs, the rest of the refresh goes on without the store.
   for (let round = 0; round < waitRounds && refresh.available(); round++) {
     const stored = await readFresh(refresh)
-    if (stored !== undefined) return { token: stored, fromStore: true }
+    if (stored.fresh) return { token: stored.token as TokenSet, fromStore: true }
     if (!refresh.available()) break
     const lease = await call(refresh, () => store.acquire(key, refresh.leaseMs), 'unavailable' as const)
     if (lease === 'unavailable') break
@@ -54,8 +73,9 @@ export async function refreshThroughStore(refresh: FleetRefresh): Promise<FleetR
         // Read again under the lease: a holder may have stored a token and released the lease
         // between our read and our acquire, and fetching now would spend a second grant.
         const delivered = await readFresh(refresh)
-        if (delivered !== undefined) return { token: delivered, fromStore: true }
-        return await fetchAndShare(refresh)
+        if (delivered.fresh) return { token: delivered.token as TokenSet, fromStore: true }
+        if (!refresh.available() && refresh.spends()) break
+        return await fetchAndShare(refresh, latest(refresh.current(), delivered.token))
       } finally {
         release(refresh, lease)
       }
@@ -63,13 +83,32 @@ export async function refreshThroughStore(refresh: FleetRefresh): Promise<FleetR
     const delivered = await waitForHolder(refresh)
     if (delivered !== undefined) return { token: delivered, fromStore: true }
   }
-  return fetchAndShare(refresh)
+  if (refresh.spends()) {
+    throw new AuthError('the token store is unavailable, and a shared refresh token is spent only under its lease', {
+      code: 'ERR_STORE',
+    })
+  }
+  return fetchAndShare(refresh, refresh.current())
 }
 
-// A stored token that is newer than ours and fresh (adopted), or undefined.
-async function readFresh(refresh: FleetRefresh): Promise<TokenSet | undefined> {
-  const stored = await call(refresh, () => refresh.store.get(refresh.key), undefined)
-  return stored !== undefined && refresh.adopt(stored) === 'fresh' ? stored : undefined
+/** What a read of the store found: its token (perhaps expired, kept for its refresh token), and whether it now serves. */
+interface Read {
+  token: TokenSet | undefined
+  fresh: boolean
+}
+
+// The stored token, adopted when newer than ours; `fresh` when it now serves and needs no refresh.
+async function readFresh(refresh: FleetRefresh): Promise<Read> {
+  const token = await call(refresh, () => refresh.store.get(refresh.key), undefined)
+  return { token, fresh: token !== undefined && refresh.adopt(token) === 'fresh' }
+}
+
+// The token to refresh from: ours, carrying the stored refresh token unless ours is newer. The
+// stored one is the latest of the fleet (written under the lease), even with its access token expired.
+function latest(current: TokenSet | undefined, stored: TokenSet | undefined): TokenSet | undefined {
+  if (stored?.refreshToken === undefined) return current
+  if (current?.refreshToken !== undefined && isNewer(current, stored)) return current
+  return { ...(current ?? stored), refreshToken: stored.refreshToken }
 }
 
 // Released in the background, bounded like every store call, even when the refresh was aborted.
@@ -77,8 +116,8 @@ function release(refresh: FleetRefresh, lease: Lease): void {
   void call({ timeoutMs: refresh.timeoutMs, report: refresh.report }, () => lease.release(), undefined)
 }
 
-async function fetchAndShare(refresh: FleetRefresh): Promise<FleetResult> {
-  const token = await refresh.fetch(refresh.current())
+async function fetchAndShare(refresh: FleetRefresh, current: TokenSet | undefined): Promise<FleetResult> {
+  const token = await refresh.fetch(current)
   if (refresh.available()) await call(refresh, () => refresh.store.set(refresh.key, token), undefined)
   return { token, fromStore: false }
 }

@@ -5,7 +5,7 @@ import { Events } from '../internal/events.js'
 import { withSignal } from '../internal/signal.js'
 import { clampDelay, maxTimerDelayMs, Timer, unrefTimer } from '../internal/timer.js'
 import { ClockOffset } from './clock.js'
-import { call, refreshThroughStore } from './fleet.js'
+import { call, refreshThroughStore, spendsShared } from './fleet.js'
 import {
   notifyReplay,
   type ObserverHandle,
@@ -368,11 +368,14 @@ class Provider implements TokenProvider {
 
   async #pull(reason: RefreshReason, signal: AbortSignal, delayMs: number): Promise<Pulled> {
     if (delayMs > 0) await sleep(delayMs, signal)
-    const { store, storeKey, storeLeaseMs, storeTimeoutMs, now } = this.#options
-    // Without a store, or while it is down, the provider refreshes on its own.
-    if (store === undefined || now() < this.#storeDownUntil) {
+    const { store, storeKey, storeLeaseMs, storeTimeoutMs, now, fetchToken } = this.#options
+    const spends = () => spendsShared(fetchToken, this.#held?.set)
+    // Without a store, or while it is down, the provider refreshes on its own, unless that would
+    // spend a shared refresh token: such a refresh always goes through the store (and its lease).
+    if (store === undefined || (now() < this.#storeDownUntil && !spends())) {
       return { token: await this.#fetch(reason, signal, this.#held?.set), fromStore: false }
     }
+    let failed = false
     return refreshThroughStore({
       store,
       key: storeKey as string,
@@ -381,10 +384,15 @@ class Provider implements TokenProvider {
       reason,
       signal,
       current: () => this.#held?.set,
-      adopt: (token) => this.#adopt(token),
-      available: () => now() >= this.#storeDownUntil,
+      adopt: (token) => this.#adopt(token, reason),
+      // Within one refresh, the store is given up on after its first failure or hang.
+      available: () => !failed,
       fetch: (current) => this.#fetch(reason, signal, current),
-      report: (error) => this.#reportStore(error, true),
+      spends,
+      report: (error) => {
+        failed ||= !isAuthError(error, 'ERR_STORE_UNREADABLE')
+        this.#reportStore(error, true)
+      },
     })
   }
 
@@ -424,8 +432,10 @@ class Provider implements TokenProvider {
     return set
   }
 
-  // A token from the fleet's store: checked like a push, and taken only when newer.
-  #adopt(token: TokenSet): 'fresh' | 'stale' | 'refused' {
+  // A token from the fleet's store: checked like a push, and taken only when newer. An unforced
+  // refresh also ends when the stored token is the one we hold and it is fresh (taken through
+  // `watch` just as the refresh started): fetching then would spend a second grant.
+  #adopt(token: TokenSet, reason?: RefreshReason): 'fresh' | 'stale' | 'refused' {
     let set: TokenSet
     try {
       set = this.#parse(token)
@@ -433,8 +443,14 @@ class Provider implements TokenProvider {
       this.#reportStore(error, false)
       return 'refused'
     }
-    if (!this.#offer(set, 'store')) return 'refused'
-    return this.#options.now() < (this.#held as Held).refreshAt ? 'fresh' : 'stale'
+    const now = this.#options.now()
+    if (!this.#offer(set, 'store')) {
+      const held = this.#held
+      const unforced = reason === 'scheduled' || reason === 'expired' || reason === 'initial'
+      const same = held !== undefined && held.set.accessToken === set.accessToken && isValid(held, now)
+      return unforced && same && now < (held as Held).refreshAt ? 'fresh' : 'refused'
+    }
+    return now < (this.#held as Held).refreshAt ? 'fresh' : 'stale'
   }
 
   // Shares a pushed token with the fleet, in the background: a store problem never fails a push.
@@ -469,7 +485,9 @@ class Provider implements TokenProvider {
   // do not wait for it, and sharing resumes after.
   #reportStore(error: unknown, unavailable: boolean): void {
     if (this.#disposed) return
-    if (unavailable) this.#storeDownUntil = this.#options.now() + 5 * this.#options.storeTimeoutMs
+    // An unreadable record is no outage: the refresh goes on through the store, and its set replaces it.
+    if (unavailable && !isAuthError(error, 'ERR_STORE_UNREADABLE'))
+      this.#storeDownUntil = this.#options.now() + 5 * this.#options.storeTimeoutMs
     const reported =
       error instanceof Error ? error : new AuthError(`token store: ${describe(error)}`, { code: 'ERR_STORE' })
     this.#events.emit('error', { error: reported, attempt: 0, willRetry: false, store: true })

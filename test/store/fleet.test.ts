@@ -16,17 +16,14 @@ const hour = 60 * minute
 const T0 = Date.UTC(2026, 0, 1)
 
 /** An identity provider that counts its grants and hands out opaque tokens with a lifetime. */
-function identityProvider(lifetimeMs = hour) {
-  const state = { calls: 0, hang: false }
+function identityProvider(lifetimeMs = hour, rotating = true) {
+  const state = { calls: 0, hang: false, sent: [] as (string | undefined)[] }
   const fetchToken: FetchToken = async ({ signal, current }) => {
     state.calls++
+    state.sent.push(current?.refreshToken)
     if (state.hang) return new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)))
-    return {
-      accessToken: `t${state.calls}`,
-      expiresAt: Date.now() + lifetimeMs,
-      issuedAt: Date.now(),
-      refreshToken: `r${state.calls}-after-${current?.refreshToken ?? 'none'}`,
-    }
+    const token = { accessToken: `t${state.calls}`, expiresAt: Date.now() + lifetimeMs, issuedAt: Date.now() }
+    return rotating ? { ...token, refreshToken: `r${state.calls}-after-${current?.refreshToken ?? 'none'}` } : token
   }
   return { state, fetchToken }
 }
@@ -127,7 +124,8 @@ describe('providers sharing a store', () => {
   })
 
   it('refreshes locally and reports store errors when the store fails or hangs, and shares again once it is back', async () => {
-    const idp = identityProvider(hour)
+    // Client credentials: no refresh token to spend, so nothing is lost by refreshing alone.
+    const idp = identityProvider(hour, false)
     const memory = createMemoryStore()
     let mode: 'ok' | 'fail' | 'hang' = 'fail'
     const answer = <T>(ok: () => Promise<T>): Promise<T> =>
@@ -187,6 +185,48 @@ describe('providers sharing a store', () => {
     expect(await member.getToken()).toBe('t1')
     expect(seen).toEqual(['store:old', 'initial:t1'])
     expect(member.current?.refreshToken).toBe('r1-after-rotated-elsewhere')
+  })
+
+  it('never spends a refresh token without the lease: a failing store fails the refresh until it is back', async () => {
+    const idp = identityProvider(10 * minute)
+    const memory = createMemoryStore()
+    let failing = false
+    const answer = <T>(ok: () => Promise<T>): Promise<T> => (failing ? Promise.reject(new Error('EIO')) : ok())
+    const flaky: TokenStore = {
+      get: (key) => answer(() => memory.get(key)),
+      set: (key, token) => answer(() => memory.set(key, token)),
+      acquire: (key, ttl) => answer(() => memory.acquire(key, ttl)),
+    }
+    const [member] = fleet(1, { fetchToken: idp.fetchToken, store: flaky, retry: { maxDelayMs: 1_000 } }) as [
+      TokenProvider,
+    ]
+    expect(await member.getToken()).toBe('t1')
+    failing = true
+    // Past the refresh point (8 min) and then the expiry: no grant is sent, callers get RefreshError.
+    await vi.advanceTimersByTimeAsync(10 * minute)
+    expect(idp.state.calls).toBe(1)
+    const error = await member.getToken().catch((e: unknown) => e)
+    expect(error).toMatchObject({ name: 'RefreshError', cause: { code: 'ERR_STORE' } })
+    failing = false
+    // The next attempt (one backoff step, at most 1 s here) goes through the store.
+    await vi.advanceTimersByTimeAsync(1_000)
+    expect(idp.state.calls).toBe(2)
+    expect(await member.getToken()).toBe('t2')
+    expect((await memory.get('svc-orders'))?.refreshToken).toBe('r2-after-r1-after-none')
+  })
+
+  it('keeps the latest refresh token past its access token: a provider started later sends it', async () => {
+    const idp = identityProvider(10 * minute)
+    const store = createMemoryStore()
+    const [first] = fleet(1, { fetchToken: idp.fetchToken, store }) as [TokenProvider]
+    expect(await first.getToken()).toBe('t1')
+    first.dispose()
+    // An hour later the access token has long expired, but the record and its refresh token remain.
+    await vi.advanceTimersByTimeAsync(hour)
+    expect(await store.get('svc-orders')).toMatchObject({ accessToken: 't1', refreshToken: 'r1-after-none' })
+    const [later] = fleet(1, { fetchToken: idp.fetchToken, store }) as [TokenProvider]
+    expect(await later.getToken()).toBe('t2')
+    expect(idp.state.sent).toEqual([undefined, 'r1-after-none'])
   })
 
   it('refuses a stored token of another identity and fetches its own', async () => {

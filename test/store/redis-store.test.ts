@@ -183,6 +183,25 @@ describe.each(clients)('createRedisStore through %s', (_, Client) => {
       expect(await admin.exists(tokenKey('e'))).toBe(0)
     })
 
+    it('keeps a record with a refresh token past its access token (unknownExpiryTtlMs), and get returns it', async () => {
+      let now = Date.now()
+      const store = storeOf({ now: () => now, unknownExpiryTtlMs: 5_000 })
+      const withRefresh = { accessToken: 'x', expiresAt: now + 1_000, refreshToken: 'refresh-2' }
+      await store.set('a', withRefresh)
+      const pttl = await admin.pttl(tokenKey('a'))
+      expect(pttl).toBeGreaterThan(4_900)
+      expect(pttl).toBeLessThanOrEqual(5_000)
+      await store.set('b', { accessToken: 'y', expiresAt: now + 1_000 })
+      expect(await admin.pttl(tokenKey('b'))).toBeLessThanOrEqual(1_000)
+      now += 2_000
+      expect(await store.get('a')).toEqual(withRefresh)
+      expect(await store.get('b')).toBeUndefined()
+      // A newer token replaces it as before.
+      const next = { accessToken: 'z', expiresAt: now + 1_000, refreshToken: 'refresh-3' }
+      await store.set('a', next)
+      expect(await store.get('a')).toEqual(next)
+    })
+
     it('does not return a token that has expired by its own clock, even before Redis drops it', async () => {
       let now = Date.now()
       const store = storeOf({ now: () => now })
@@ -439,10 +458,10 @@ describe.each(clients)('createRedisStore through %s', (_, Client) => {
         [otherPrefix, 'a'],
       ] as const) {
         const error = await reader.get(key).catch((e: unknown) => e)
-        expect(isAuthError(error, 'ERR_STORE')).toBe(true)
+        expect(isAuthError(error, 'ERR_STORE_UNREADABLE')).toBe(true)
         expect((error as Error).message).toBe(
           `Redis token store: the stored token of "${key}" was unreadable and removed: ` +
-            'the stored token could not be decrypted (another key, another Redis key, or edited)',
+            'the stored token could not be decrypted (another encryption key, another store key, or edited)',
         )
       }
       expect(await admin.exists(tokenKey('b'), tokenKey('a', 'other:'))).toBe(0)
@@ -453,7 +472,7 @@ describe.each(clients)('createRedisStore through %s', (_, Client) => {
       const writer = storeOf({ encryptionKey: rawKey(32) })
       const reader = storeOf({ encryptionKey: rawKey(32) })
       await writer.set('a', token)
-      await expect(reader.get('a')).rejects.toMatchObject({ code: 'ERR_STORE' })
+      await expect(reader.get('a')).rejects.toMatchObject({ code: 'ERR_STORE_UNREADABLE' })
       expect(await admin.exists(tokenKey('a'))).toBe(0)
       // With the unreadable token gone, the reader's own token is stored.
       await reader.set('a', token)
@@ -462,7 +481,7 @@ describe.each(clients)('createRedisStore through %s', (_, Client) => {
       await writer.set('b', token)
       const envelope = JSON.parse((await admin.get(tokenKey('b'))) as string)
       await admin.set(tokenKey('b'), JSON.stringify({ ...envelope, e: envelope.e + 3_600_000 }))
-      await expect(writer.get('b')).rejects.toMatchObject({ code: 'ERR_STORE' })
+      await expect(writer.get('b')).rejects.toMatchObject({ code: 'ERR_STORE_UNREADABLE' })
     })
 
     it('never mixes clear and encrypted tokens', async () => {
@@ -471,12 +490,12 @@ describe.each(clients)('createRedisStore through %s', (_, Client) => {
       await plain.set('a', token)
       await sealed.set('b', token)
       await expect(sealed.get('a')).rejects.toMatchObject({
-        code: 'ERR_STORE',
+        code: 'ERR_STORE_UNREADABLE',
         message:
           'Redis token store: the stored token of "a" was unreadable and removed: the stored token is not encrypted',
       })
       await expect(plain.get('b')).rejects.toMatchObject({
-        code: 'ERR_STORE',
+        code: 'ERR_STORE_UNREADABLE',
         message:
           'Redis token store: the stored token of "b" was unreadable and removed: ' +
           'the stored token is encrypted, and no encryptionKey is set',
@@ -507,7 +526,7 @@ describe.each(clients)('createRedisStore through %s', (_, Client) => {
       }
       // An envelope that claims a far later expiry but cannot be decrypted: removed, then replaced.
       await admin.set(tokenKey('b'), JSON.stringify({ v: 1, e: 9e15, c: 'AAAA' }))
-      await expect(sealed.get('b')).rejects.toMatchObject({ code: 'ERR_STORE' })
+      await expect(sealed.get('b')).rejects.toMatchObject({ code: 'ERR_STORE_UNREADABLE' })
       await sealed.set('b', token)
       expect(await sealed.get('b')).toEqual(token)
       // Garbage is replaced by the compare-and-set even without a read.
@@ -628,7 +647,12 @@ describe.each(clients)('createRedisStore through %s', (_, Client) => {
         await plain.set('list', token).catch((e: unknown) => e), // WRONGTYPE, with the token in ioredis' error
         await sealed.set('list', token).catch((e: unknown) => e),
       ]
-      expect(errors.every((error) => isAuthError(error, 'ERR_STORE'))).toBe(true)
+      expect(errors.map((error) => (error as AuthError).code)).toEqual([
+        'ERR_STORE_UNREADABLE',
+        'ERR_STORE_UNREADABLE',
+        'ERR_STORE',
+        'ERR_STORE',
+      ])
       for (const value of [sealed, plain, lease, ...errors]) {
         const views = [
           inspect(value, { showHidden: true, depth: Number.POSITIVE_INFINITY, getters: true }),

@@ -1,13 +1,14 @@
 import type { TokenSet } from '../token/token-set.js'
 
 /**
- * The stored form of a token: a JSON envelope whose `e` (expiresAt) and `i` (issuedAt) stay in
- * the clear, because the compare-and-set script on the server compares them, and whose token is
- * either plain (`t`) or AES-GCM ciphertext (`c`, base64 of IV then ciphertext and tag).
+ * The stored form of a token, shared by the Redis and file stores: a JSON envelope whose `e`
+ * (expiresAt) and `i` (issuedAt) stay in the clear, because the compare-and-set compares them
+ * without the key, and whose token is either plain (`t`) or AES-GCM ciphertext (`c`, base64 of IV
+ * then ciphertext and tag).
  *
- * With encryption, the associated data binds the Redis key name and `e` and `i`: a ciphertext
- * copied to another key, or an envelope whose times were edited to win the compare-and-set, fails
- * to decrypt.
+ * With encryption, the associated data binds the store's format, the key name and `e` and `i`: a
+ * ciphertext copied to another key or store, or an envelope whose times were edited to win the
+ * compare-and-set, fails to decrypt.
  */
 interface Envelope {
   v: 1
@@ -20,9 +21,8 @@ interface Envelope {
 /** The bytes of the random IV of each write: 96 bits, as AES-GCM is specified for. */
 const ivBytes = 12
 const keyBytes: ReadonlySet<number> = new Set([16, 24, 32])
-const format = 'refreshing-client/redis v1'
 
-/** TokenCodec turns a token into the string stored under a Redis key, and back. */
+/** TokenCodec turns a token into the string stored under a key (a Redis key, a file store's key), and back. */
 export interface TokenCodec {
   /** Whether tokens are encrypted. */
   readonly encrypted: boolean
@@ -83,9 +83,11 @@ export const plainCodec: TokenCodec = Object.freeze({
 
 /**
  * aesGcmCodec encrypts with AES-GCM under `key` (validated with {@link checkEncryptionKey}). A raw
- * key is imported once, not extractable; the caller may wipe its bytes afterwards.
+ * key is imported once, not extractable; the caller may wipe its bytes afterwards. `format` names
+ * the store in the associated data (`'refreshing-client/redis v1'`), so that a value never moves
+ * between kinds of store.
  */
-export function aesGcmCodec(key: CryptoKey | Uint8Array): TokenCodec {
+export function aesGcmCodec(key: CryptoKey | Uint8Array, format: string): TokenCodec {
   const subtle = globalThis.crypto.subtle
   const cryptoKey =
     key instanceof Uint8Array
@@ -100,7 +102,7 @@ export function aesGcmCodec(key: CryptoKey | Uint8Array): TokenCodec {
       const iv = globalThis.crypto.getRandomValues(new Uint8Array(ivBytes))
       const plaintext = new TextEncoder().encode(JSON.stringify(fields(token)))
       const sealed = await subtle.encrypt(
-        { name: 'AES-GCM', iv, additionalData: associatedData(name, envelope) },
+        { name: 'AES-GCM', iv, additionalData: associatedData(format, name, envelope) },
         await cryptoKey,
         plaintext,
       )
@@ -115,13 +117,15 @@ export function aesGcmCodec(key: CryptoKey | Uint8Array): TokenCodec {
       try {
         const key = await cryptoKey
         opened = await subtle.decrypt(
-          { name: 'AES-GCM', iv: bytes.subarray(0, ivBytes), additionalData: associatedData(name, envelope) },
+          { name: 'AES-GCM', iv: bytes.subarray(0, ivBytes), additionalData: associatedData(format, name, envelope) },
           key,
           bytes.subarray(ivBytes),
         )
       } catch {
         // WebCrypto says only "operation failed"; the causes are these three.
-        throw new CodecError('the stored token could not be decrypted (another key, another Redis key, or edited)')
+        throw new CodecError(
+          'the stored token could not be decrypted (another encryption key, another store key, or edited)',
+        )
       }
       const token = toTokenSet(parseJson(new TextDecoder().decode(opened)))
       if (token.expiresAt !== envelope.e || token.issuedAt !== envelope.i) {
@@ -132,7 +136,7 @@ export function aesGcmCodec(key: CryptoKey | Uint8Array): TokenCodec {
   })
 }
 
-function associatedData(name: string, envelope: Envelope): Uint8Array<ArrayBuffer> {
+function associatedData(format: string, name: string, envelope: Envelope): Uint8Array<ArrayBuffer> {
   return new TextEncoder().encode(JSON.stringify([format, name, envelope.e ?? null, envelope.i ?? null]))
 }
 
@@ -143,7 +147,7 @@ function times(token: TokenSet): Envelope {
   return envelope
 }
 
-/** Only the fields of a TokenSet, so that nothing else a caller attached is written to Redis. */
+/** Only the fields of a TokenSet, so that nothing else a caller attached is stored. */
 function fields(token: TokenSet): TokenSet {
   const copy: TokenSet = { accessToken: token.accessToken }
   if (token.expiresAt !== undefined) copy.expiresAt = token.expiresAt
