@@ -1,3 +1,4 @@
+import { bindSource } from '../dpop/signer.js'
 import { AuthError } from '../errors.js'
 import { withSignal } from '../internal/signal.js'
 import type { TokenInput } from '../token/token-set.js'
@@ -117,7 +118,8 @@ export function refreshTokenGrant(options: RefreshTokenGrantOptions): FetchToken
     queue = run.then(noop, noop)
     return withSignal(run, context.signal)
   }
-  return fetchToken
+  // A DPoP-bound token is shared through a store only with processes holding the same key.
+  return bindSource(fetchToken, options.dpop)
 }
 
 /** RefreshTokens are the refresh tokens a source has seen: the latest, and those rotated away. */
