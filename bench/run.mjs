@@ -17,6 +17,7 @@ const suites = {
   size: ['bench/size.mjs'],
   startup: ['bench/startup.mjs'],
   fleet: ['bench/fleet-store.mjs'],
+  dpop: ['bench/dpop.mjs'],
 }
 
 const KB = 1024
@@ -25,6 +26,7 @@ const MB = 1024 * 1024
 const targets = [
   ['overhead, GET: added', '≤ 1,000 ns', (r) => r.value <= 1000],
   ['overhead, POST with a JSON body: added', '≤ 1,000 ns', (r) => r.value <= 1000],
+  ['dpop, GET: added by bearer', '≤ 1,000 ns', (r) => r.value <= 1000],
   [
     'throughput, 20k requests at concurrency 32: client.fetch',
     '≥ 0.97× raw fetch, ahead of axios',
