@@ -36,7 +36,11 @@ const eddsa = clientWith(await createDPoP({ algorithm: 'EdDSA' }))
 
 const auth = `Bearer ${token}`
 const variants = [
-  { label: 'stub fetch (prebuilt Response)', fn: () => stub(`${origin}/v1/items`, { headers: { authorization: auth } }), calls: callsBearer },
+  {
+    label: 'stub fetch (prebuilt Response)',
+    fn: () => stub(`${origin}/v1/items`, { headers: { authorization: auth } }),
+    calls: callsBearer,
+  },
   { label: 'client.fetch, bearer', fn: () => bearer.fetch('/v1/items'), calls: callsBearer },
   { label: 'client.fetch, DPoP ES256', fn: () => es256.fetch('/v1/items'), calls: callsDPoP },
   { label: 'client.fetch, DPoP EdDSA', fn: () => eddsa.fetch('/v1/items'), calls: callsDPoP },
@@ -64,7 +68,8 @@ for (const variant of variants) {
   const addedNs = median(variant.samples.map((value, i) => value - variants[0].samples[i]))
   log(`dpop ${variant.label}: ${ns.toFixed(0)} ns/call, +${addedNs.toFixed(0)} ns over the stub`)
   rows.push(row(`dpop, GET: ${variant.label}`, ns, 'ns/call', stubNs))
-  if (variant !== variants[0]) rows.push(row(`dpop, GET: added by ${variant.label.slice(14)}`, addedNs, 'ns/call', stubNs))
+  if (variant !== variants[0])
+    rows.push(row(`dpop, GET: added by ${variant.label.slice(14)}`, addedNs, 'ns/call', stubNs))
 }
 for (const client of made) client.dispose()
 emit(rows)
