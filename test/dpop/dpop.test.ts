@@ -121,7 +121,7 @@ describe('a DPoP client against scripted servers', () => {
 
   it('nonce, then invalid_token, then nonce again: 3 sends, the last answer returned', async () => {
     const script = ['use_dpop_nonce', 'invalid_token', 'use_dpop_nonce', 'never reached']
-    const { server, client, events, refreshes } = await setup((hit, response) => {
+    const { server, client, events, refreshes } = await setup((_hit, response) => {
       const error = script[server.hits.length - 1] as string
       response.setHeader('dpop-nonce', `n${server.hits.length}`)
       response.setHeader('www-authenticate', `DPoP error="${error}"`)
