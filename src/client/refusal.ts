@@ -3,6 +3,15 @@ import { type Challenge, parseChallenges } from './challenge.js'
 /**
  * ChallengeEvent is what a server asked for in one `WWW-Authenticate` challenge of a 401 or 403
  * (RFC 6750 §3, RFC 9470 step-up, RFC 9449): the payload of the client's `challenge` event.
+ *
+ * @example
+ * ```ts
+ * client.on('challenge', (challenge: ChallengeEvent) => {
+ *   if (challenge.error === 'insufficient_user_authentication') {
+ *     stepUp({ acrValues: challenge.acrValues, maxAge: challenge.maxAge })
+ *   }
+ * })
+ * ```
  */
 export interface ChallengeEvent {
   /** The request URL, without query or fragment. */
