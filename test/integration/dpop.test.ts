@@ -60,6 +60,7 @@ async function startResourceServer(): Promise<ResourceServer> {
   const bodies = new Map<string, string[]>()
   const statuses: number[] = []
   const accepted = new Set<string>()
+  const used = new Map<string, number>()
   let nonce = randomBytes(12).toString('base64url')
   const answer = (hit: Hit, response: Parameters<typeof json>[0], status: number, challenge?: string) => {
     statuses.push(status)
@@ -90,7 +91,12 @@ async function startResourceServer(): Promise<ResourceServer> {
         requireDPoP: true,
         [allowInsecureRequests]: true,
       })
-      accepted.add(`${(at.cnf as { jkt: string }).jkt} ${String(hit.headers.authorization).slice(5)}`)
+      const token = String(hit.headers.authorization).slice(5)
+      // Each token is revoked after 40 uses, so that refresh replays happen next to nonce retries.
+      const uses = (used.get(token) ?? 0) + 1
+      used.set(token, uses)
+      if (uses > 40) return answer(hit, response, 401, 'DPoP error="invalid_token", error_description="revoked"')
+      accepted.add(`${(at.cnf as { jkt: string }).jkt} ${token}`)
       answer(hit, response, 200)
     } catch (error) {
       const expired = /"exp"|expired|timestamp/i.test(String((error as Error).message))
@@ -194,7 +200,12 @@ describe('DPoP against oidc-provider and an oauth4webapi resource server', () =>
     expect(tokensUsed.length).toBeGreaterThanOrEqual(2)
     const grants = op.grants.slice(grantsBefore)
     expect(grants.filter((g) => g.status === 200).length).toBe(tokensUsed.length)
+    // Nonce retries are no events; each revocation is one `invalid_token` challenge and one refresh.
     expect(challenges.filter((c) => c.error === 'use_dpop_nonce')).toHaveLength(0)
+    const revocations = rs.statuses.length - rs.statuses.filter((status) => status === 200).length
+    expect(challenges.filter((c) => c.error === 'invalid_token').length).toBeGreaterThan(0)
+    expect(challenges.every((c) => c.error === 'invalid_token' && c.status === 401 && c.scheme === 'DPoP')).toBe(true)
+    expect(revocations).toBe(rs.hits.length - 150)
   }, 60_000)
 
   it('a server that answers use_dpop_nonce forever: exactly 2 hits per request, no refresh', async () => {
