@@ -20,6 +20,7 @@ const suites = {
   otel: ['bench/otel-overhead.mjs'],
   proxy: ['bench/proxy.mjs'],
   file: ['bench/file-store.mjs'],
+  dpop: ['bench/dpop.mjs'],
 }
 
 const KB = 1024
@@ -28,6 +29,7 @@ const MB = 1024 * 1024
 const targets = [
   ['overhead, GET: added', '≤ 1,000 ns', (r) => r.value <= 1000],
   ['overhead, POST with a JSON body: added', '≤ 1,000 ns', (r) => r.value <= 1000],
+  ['dpop, GET: added by bearer', '≤ 1,000 ns', (r) => r.value <= 1000],
   [
     'throughput, 20k requests at concurrency 32: client.fetch',
     '≥ 0.97× raw fetch, ahead of axios',

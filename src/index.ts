@@ -7,7 +7,9 @@
  */
 
 export { RefreshingClient } from './client/client.js'
+export type { ChallengeEvent } from './client/refusal.js'
 export type { Authorize, RefreshingClientEvents, RefreshingClientOptions } from './client/types.js'
+export { createDPoP, type DPoP, type DPoPAlgorithm, type DPoPOptions } from './dpop/dpop.js'
 export {
   AuthError,
   type AuthErrorCode,

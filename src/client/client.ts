@@ -1,4 +1,5 @@
 import type { KyInstance } from 'ky'
+import { type DPoPSigner, signerOf } from '../dpop/signer.js'
 import { DisposedError } from '../errors.js'
 import { aliasDispose } from '../internal/dispose.js'
 import { Events } from '../internal/events.js'
@@ -6,21 +7,27 @@ import { notifyReplay, type ObservableProvider } from '../token/observe.js'
 import type { TokenProviderOptions } from '../token/options.js'
 import { createTokenProvider, type PeekableProvider, peekToken } from '../token/provider.js'
 import type { TokenProvider } from '../token/types.js'
-import { followRedirects, isRedirect, send } from './exchange.js'
+import type { Challenge } from './challenge.js'
+import { type Exchanged, followRedirects, isRedirect, send } from './exchange.js'
 import { createKy } from './ky-adapter.js'
 import { OriginPolicy, redactUrl } from './origin.js'
-import { type Outgoing, prepareOutgoing, toHeaders } from './outgoing.js'
+import { type HeaderBag, type Outgoing, prepareOutgoing, toHeaders } from './outgoing.js'
+import { judge, toChallengeEvent } from './refusal.js'
 import type { Authorize, RefreshingClientEvents, RefreshingClientOptions } from './types.js'
 
 const bearer: Authorize = (headers, token) => headers.set('authorization', `Bearer ${token}`)
 const bearerNames: readonly string[] = ['authorization']
 const noNames: readonly string[] = []
+const dpopNames: readonly string[] = ['authorization', 'dpop']
 const defaultRetryOn: readonly number[] = Object.freeze([401])
 
 /**
  * RefreshingClient is a drop-in `fetch` (and a `ky` instance) that attaches its provider's token,
- * and when a response says the token was refused (401), refreshes once and replays the request
- * once. The token only ever goes to `baseUrl`'s origin and `allowedOrigins`.
+ * and when a response says the token was refused (a 401, or `invalid_token` in `WWW-Authenticate`),
+ * refreshes once and replays the request once. A challenge a new token cannot meet
+ * (`insufficient_scope`, step-up) is returned to the caller with a `challenge` event. With `dpop`,
+ * every send carries a fresh DPoP proof, and a `use_dpop_nonce` answer is replayed once with the
+ * server's nonce. The token only ever goes to `baseUrl`'s origin and `allowedOrigins`.
  *
  * @example
  * ```ts
@@ -42,6 +49,7 @@ export class RefreshingClient implements Disposable {
   readonly #kyOptions: RefreshingClientOptions['ky']
   readonly #events = new Events<RefreshingClientEvents>()
   readonly #owned: boolean
+  readonly #dpop: DPoPSigner | undefined
   #ky: KyInstance | undefined
   #disposed = false
   /** Same as `dispose()`, for `using`. */
@@ -59,6 +67,10 @@ export class RefreshingClient implements Disposable {
       (!Array.isArray(retryOnStatus) || !retryOnStatus.every((s) => Number.isInteger(s) && s >= 400 && s <= 599))
     ) {
       throw new RangeError('retryOnStatus must be an array of HTTP error statuses (400 to 599)')
+    }
+    this.#dpop = options.dpop === undefined ? undefined : signerOf(options.dpop, 'dpop')
+    if (this.#dpop !== undefined && authorize !== undefined) {
+      throw new TypeError('authorize and dpop cannot be combined: dpop sends the token as Authorization: DPoP')
     }
     // Everything that can throw comes before the provider is made: a client that fails to be
     // constructed must not leave a provider of its own running.
@@ -102,8 +114,9 @@ export class RefreshingClient implements Disposable {
     const outgoing = prepared instanceof Promise ? await prepared : prepared
     // Fast path: a valid token is at hand, no await needed for it.
     const token = (this.tokens as PeekableProvider)[peekToken]?.() ?? (await this.#getToken(signal))
-    const authNames = this.#applyToken(outgoing, token, noNames)
     const fetchImpl = this.#fetch ?? globalThis.fetch
+    if (this.#dpop !== undefined) return this.#dpopSend(fetchImpl, outgoing, token, signal)
+    const authNames = this.#applyToken(outgoing, token, noNames)
     let response: Response
     let carried = true
     try {
@@ -115,66 +128,125 @@ export class RefreshingClient implements Disposable {
       outgoing.body.release()
       throw error
     }
-    if (!carried || !this.#retryOn.includes(response.status)) {
+    const { status } = response
+    if (!carried || (status !== 401 && status !== 403 && !this.#retryOn.includes(status))) {
       outgoing.body.release()
       return response
     }
-    return this.#replay(fetchImpl, outgoing, response, token, authNames, signal)
+    return this.#settle(fetchImpl, outgoing, { response, carried, names: authNames }, token, signal)
   }
 
   #getToken(signal: AbortSignal | undefined): Promise<string> {
     return this.tokens.getToken(signal === undefined ? undefined : { signal })
   }
 
-  // The one retry: refresh (shared with every other caller that saw the same token refused),
-  // then replay once with the new token. Never a second retry, whatever the replay's status.
-  async #replay(
+  // DPoP signs a proof per send (WebCrypto is asynchronous), so it has no await-free path.
+  async #dpopSend(
     fetchImpl: typeof fetch,
     outgoing: Outgoing,
-    refused: Response,
+    token: string,
+    signal: AbortSignal | undefined,
+  ): Promise<Response> {
+    let first: Attempt
+    try {
+      first = await this.#attempt(fetchImpl, outgoing, token, noNames)
+    } catch (error) {
+      outgoing.body.release()
+      throw error
+    }
+    return this.#settle(fetchImpl, outgoing, first, token, signal)
+  }
+
+  // After a refusal: read the challenges, then at most one nonce retry (DPoP) and at most one
+  // refresh replay, in whatever order the server asks for them; never a loop. A nonce request that
+  // comes back after the nonce retry, or a challenge a new token cannot meet, is the caller's.
+  async #settle(
+    fetchImpl: typeof fetch,
+    outgoing: Outgoing,
+    first: Attempt,
     used: string,
-    usedNames: readonly string[],
     signal: AbortSignal | undefined,
   ): Promise<Response> {
     const url = redactUrl(outgoing.url)
-    this.tokens.invalidate(used)
-    let fresh: string | undefined
+    const report = (challenge: Challenge) =>
+      this.#events.emit('challenge', toChallengeEvent(url, response.status, challenge))
+    let { response, carried, names } = first
+    let token = used
+    let nonceRetried = false
+    let replayed = false
+    let verdict: ReturnType<typeof judge> | undefined
     try {
-      fresh = await this.#getToken(signal)
-    } catch {
-      // A failed refresh is the provider's `error` event; this caller gets the 401 it had.
-      if (signal?.aborted === true) {
-        outgoing.body.release()
-        throw signal.reason
+      while (carried) {
+        verdict = judge(response, this.#retryOn, this.#dpop === undefined ? 'bearer' : 'dpop', report)
+        if (verdict === 'nonce' && this.#dpop !== undefined && !nonceRetried) {
+          nonceRetried = true
+          await discard(response)
+          ;({ response, carried, names } = await this.#attempt(fetchImpl, outgoing, token, names))
+          continue
+        }
+        if (verdict !== 'refresh' || replayed) break
+        replayed = true
+        this.tokens.invalidate(token)
+        let fresh: string | undefined
+        try {
+          fresh = await this.#getToken(signal)
+        } catch {
+          // A failed refresh is the provider's `error` event; this caller gets the 401 it had.
+          if (signal?.aborted === true) throw signal.reason
+        }
+        if (fresh === undefined || fresh === token) {
+          this.#events.emit('unauthorized', { url, status: response.status, retried: false })
+          return response
+        }
+        await discard(response)
+        this.#events.emit('retry', { url })
+        // Instrumentation counts replays at the provider, which every client of it shares.
+        ;(this.tokens as ObservableProvider)[notifyReplay]?.(this)
+        token = fresh
+        ;({ response, carried, names } = await this.#attempt(fetchImpl, outgoing, token, names))
       }
-    }
-    if (fresh === undefined || fresh === used) {
-      outgoing.body.release()
-      this.#events.emit('unauthorized', { url, status: refused.status, retried: false })
-      return refused
-    }
-    await refused.body?.cancel().catch(() => {})
-    this.#events.emit('retry', { url })
-    // Instrumentation counts replays at the provider, which every client of it shares.
-    ;(this.tokens as ObservableProvider)[notifyReplay]?.(this)
-    const authNames = this.#applyToken(outgoing, fresh, usedNames)
-    let response: Response
-    let carried = true
-    try {
-      response = await send(fetchImpl, outgoing)
-      if (outgoing.follow && isRedirect(response.status)) {
-        ;({ response, carried } = await followRedirects(fetchImpl, outgoing, authNames, response))
+      if (replayed && this.#retryOn.includes(response.status)) {
+        // The fresh token was refused too (a refresh that raced a revocation): the next request must
+        // not send it again. This request still gets no second replay.
+        if (carried && verdict === 'refresh') this.tokens.invalidate(token)
+        this.#events.emit('unauthorized', { url, status: response.status, retried: true })
       }
+      return response
     } finally {
       outgoing.body.release()
     }
-    if (this.#retryOn.includes(response.status)) {
-      // The fresh token was refused too (a refresh that raced a revocation): the next request must
-      // not send it again. This request still gets no second replay.
-      if (carried) this.tokens.invalidate(fresh)
-      this.#events.emit('unauthorized', { url, status: response.status, retried: true })
+  }
+
+  // One send with `token` (and a fresh DPoP proof), its redirects followed.
+  async #attempt(
+    fetchImpl: typeof fetch,
+    outgoing: Outgoing,
+    token: string,
+    previous: readonly string[],
+  ): Promise<Attempt> {
+    const dpop = this.#dpop
+    if (dpop === undefined) {
+      const names = this.#applyToken(outgoing, token, previous)
+      let response = await send(fetchImpl, outgoing)
+      let carried = true
+      if (outgoing.follow && isRedirect(response.status)) {
+        ;({ response, carried } = await followRedirects(fetchImpl, outgoing, names, response))
+      }
+      return { response, carried, names }
     }
-    return response
+    const proof = await dpop.proof(methodOf(outgoing), outgoing.url, token)
+    setHeader(outgoing.headers, 'authorization', `DPoP ${token}`)
+    setHeader(outgoing.headers, 'dpop', proof)
+    let response = await send(fetchImpl, outgoing)
+    let carried = true
+    if (outgoing.follow && isRedirect(response.status)) {
+      ;({ response, carried } = await followRedirects(fetchImpl, outgoing, dpopNames, response, async (hop, from) => {
+        dpop.learn(new URL(from.url).origin, from.response)
+        if (hop.carried) hop.headers.set('dpop', await dpop.proof(hop.method, hop.url, token))
+      }))
+    }
+    dpop.learn(new URL(response.url || outgoing.url).origin, response)
+    return { response, carried, names: dpopNames }
   }
 
   /** Sets the token on the request's headers (ours), replacing an earlier one; returns the names it set. */
@@ -213,6 +285,29 @@ export class RefreshingClient implements Disposable {
 }
 
 aliasDispose(RefreshingClient)
+
+/** One send's outcome, and the header names that carried the token. */
+interface Attempt extends Exchanged {
+  names: readonly string[]
+}
+
+// Methods the fetch standard upper-cases; any other is sent (and so signed) as given.
+const normalized = new Set(['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT'])
+
+function methodOf(outgoing: Outgoing): string {
+  const method = outgoing.init.method ?? outgoing.request?.method ?? 'GET'
+  const upper = method.toUpperCase()
+  return normalized.has(upper) ? upper : method
+}
+
+function setHeader(headers: HeaderBag, name: string, value: string): void {
+  if (headers instanceof Headers) headers.set(name, value)
+  else headers[name] = value
+}
+
+function discard(response: Response): Promise<void> {
+  return response.body?.cancel().catch(() => {}) ?? Promise.resolve()
+}
 
 function isUrlInput(input: string | URL | Request): input is string | URL {
   return typeof input === 'string' || input instanceof URL

@@ -1,5 +1,15 @@
 import type { Outgoing } from './outgoing.js'
 
+/**
+ * BeforeHop is called before each redirect hop is sent, with the hop's URL, method and headers (a
+ * DPoP client signs a proof for it), whether the token still goes with it, and the redirect
+ * response that led there (and its URL).
+ */
+export type BeforeHop = (
+  hop: { url: string; method: string; headers: Headers; carried: boolean },
+  from: { url: string; response: Response },
+) => void | Promise<void>
+
 /** The result of one send: the final response, and whether its hop carried the token. */
 export interface Exchanged {
   response: Response
@@ -43,6 +53,7 @@ export async function followRedirects(
   outgoing: Outgoing,
   authNames: readonly string[],
   response: Response,
+  beforeHop?: BeforeHop,
 ): Promise<Exchanged> {
   // Hops change headers and method: work on copies, so that a replay starts from the original.
   const headers = new Headers(outgoing.headers)
@@ -75,6 +86,9 @@ export async function followRedirects(
       carried = false
       for (const name of authNames) headers.delete(name)
       for (const name of credentialHeaders) headers.delete(name)
+    }
+    if (beforeHop !== undefined) {
+      await beforeHop({ url: next.href, method: init.method as string, headers, carried }, { url, response })
     }
     url = next.href
     const body = withBody ? outgoing.body.next() : null

@@ -1,6 +1,8 @@
 import type { Options as KyOptions } from 'ky'
+import type { DPoP } from '../dpop/dpop.js'
 import type { TokenProviderOptions } from '../token/options.js'
 import type { TokenProvider } from '../token/types.js'
+import type { ChallengeEvent } from './refusal.js'
 
 /**
  * Authorize puts the token on the outgoing headers. It is given a fresh `Headers` to set the token
@@ -47,6 +49,12 @@ export interface RefreshingClientOptions {
   fetch?: typeof fetch | undefined
   /** Options for `client.ky`; `baseUrl` and `fetch` are the client's. */
   ky?: KyOptions | undefined
+  /**
+   * A DPoP key (RFC 9449) from `createDPoP()`: the token goes as `Authorization: DPoP <token>` with
+   * a fresh proof per send, and `use_dpop_nonce` answers are replayed once with the server's nonce.
+   * Give the token source the same key. Not with `authorize`. @default none: bearer tokens
+   */
+  dpop?: DPoP | undefined
 }
 
 /**
@@ -57,6 +65,9 @@ export interface RefreshingClientOptions {
  * ```ts
  * client.on('retry', ({ url }) => console.log(`token refused by ${url}: replaying with a fresh one`))
  * client.on('unauthorized', ({ url, status, retried }) => console.warn(`${url}: ${status} (retried: ${retried})`))
+ * client.on('challenge', ({ url, error, scope }) => {
+ *   if (error === 'insufficient_scope') console.warn(`${url} needs scope ${scope}`)
+ * })
  * ```
  */
 export type RefreshingClientEvents = {
@@ -72,6 +83,13 @@ export type RefreshingClientEvents = {
     /** Whether the request was replayed with a fresh token before it ended refused. */
     retried: boolean
   }
+  /**
+   * A 401 or 403 carried a `WWW-Authenticate` challenge (one event per challenge; a DPoP nonce
+   * request is a protocol step and is not reported). `insufficient_scope`,
+   * `insufficient_user_authentication` and `invalid_request` are not refreshed: act on `scope`,
+   * `acrValues` or `maxAge` and send again.
+   */
+  challenge: ChallengeEvent
   /** A refused request is being replayed with a fresh token. */
   retry: {
     /** The request URL, without query or fragment. */

@@ -1,3 +1,4 @@
+import { bindSource } from '../dpop/signer.js'
 import type { FetchToken } from '../token/types.js'
 import { type ClientAuthMethod, resolveEndpoint, type TokenEndpointOptions } from './endpoint-options.js'
 import { requestToken } from './token-endpoint.js'
@@ -61,7 +62,8 @@ export function clientCredentials(options: ClientCredentialsOptions): FetchToken
 
   const fetchToken: FetchToken = async ({ signal, reportDate }) =>
     toTokenInput(await requestToken(endpoint, grant, signal, [], { reportDate }), undefined)
-  return fetchToken
+  // A DPoP-bound token is shared through a store only with processes holding the same key.
+  return bindSource(fetchToken, options.dpop)
 }
 
 function checkString(name: string, value: unknown): string {

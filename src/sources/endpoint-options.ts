@@ -1,4 +1,7 @@
+import type { DPoP } from '../dpop/dpop.js'
+import { signerOf } from '../dpop/signer.js'
 import { maxTimerDelayMs } from '../internal/timer.js'
+import { dpopFetch } from './dpop-fetch.js'
 
 /**
  * TokenEndpointOptions are the options every OAuth2 token source shares: where the token endpoint
@@ -33,6 +36,12 @@ export interface TokenEndpointOptions {
   retry?: number | undefined
   /** The `fetch` to call, for instrumentation or tests. @default globalThis.fetch */
   fetch?: typeof fetch | undefined
+  /**
+   * A DPoP key (RFC 9449) from `createDPoP()`: each token request carries a proof, the tokens are
+   * bound to the key, and a `use_dpop_nonce` answer is retried once with the server's nonce. Give
+   * the `RefreshingClient` that sends the tokens the same key. @default none: bearer tokens
+   */
+  dpop?: DPoP | undefined
 }
 
 /**
@@ -102,6 +111,7 @@ export function resolveEndpoint(source: string, options: TokenEndpointOptions, a
     throw fail('authMethod needs a clientSecret: a public client only sends its client_id')
   }
   if (fetch !== undefined && typeof fetch !== 'function') throw fail('fetch must be a function')
+  const dpop = options.dpop === undefined ? undefined : signerOf(options.dpop, `${source}: dpop`)
 
   const reserved = new Set([...auth.reserved, 'client_id', 'client_secret'])
   const extra = stringRecord(params, 'params', fail)
@@ -143,7 +153,7 @@ export function resolveEndpoint(source: string, options: TokenEndpointOptions, a
     params: Object.freeze([...extra, ...clientParams]),
     timeoutMs: duration(source, 'timeoutMs', options.timeoutMs, endpointDefaults.timeoutMs),
     retry: retryLimit(source, options.retry),
-    fetch,
+    fetch: dpop === undefined ? fetch : dpopFetch(dpop, fetch),
     secrets: Object.freeze(secrets),
   }
 }

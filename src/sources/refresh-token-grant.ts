@@ -1,3 +1,4 @@
+import { bindSource } from '../dpop/signer.js'
 import { AuthError } from '../errors.js'
 import { withSignal } from '../internal/signal.js'
 import { spendsRefreshToken } from '../token/fleet.js'
@@ -135,7 +136,8 @@ export function refreshTokenGrant(options: RefreshTokenGrantOptions): FetchToken
   // It sends its configured refresh token before the provider holds one: with a store, even a
   // first refresh runs under the lease.
   Object.defineProperty(fetchToken, spendsRefreshToken, { value: true })
-  return fetchToken
+  // A DPoP-bound token is shared through a store only with processes holding the same key.
+  return bindSource(fetchToken, options.dpop)
 }
 
 /** RefreshTokens are the refresh tokens a source has seen: the latest, and those rotated away. */

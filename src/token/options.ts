@@ -1,3 +1,4 @@
+import { boundTo } from '../dpop/signer.js'
 import type { TokenStore } from '../store/types.js'
 import { providerDefaults } from './schedule.js'
 import type { TokenInput } from './token-set.js'
@@ -115,7 +116,7 @@ export function resolveOptions(options: TokenProviderOptions): ResolvedOptions {
   if (refreshJitterRatio === 1) throw new RangeError('refreshJitterRatio must be less than 1')
   const { store } = options
   if (store !== undefined && !isStore(store)) throw new TypeError('store must be a TokenStore (get, set and acquire)')
-  const storeKey = options.storeKey ?? (store === undefined ? undefined : name)
+  const storeKey = dpopStoreKey(options.storeKey ?? (store === undefined ? undefined : name), options.fetchToken)
   if (store !== undefined && (typeof storeKey !== 'string' || storeKey.length === 0)) {
     // A shared default key would hand one identity another's token.
     throw new TypeError('a provider with a store needs storeKey (or name) to name its identity in the store')
@@ -208,4 +209,11 @@ function ratio(name: string, value: number | undefined, fallback: number): numbe
   if (value === undefined) return fallback
   if (typeof value !== 'number' || !(value >= 0 && value <= 1)) throw new RangeError(`${name} must be between 0 and 1`)
   return value
+}
+
+// A token bound to a DPoP key is useless without that key: a bound source's tokens live under a
+// store key naming the key's thumbprint, shared by the processes that hold the same key pair only.
+function dpopStoreKey(key: string | undefined, fetchToken: unknown): string | undefined {
+  const thumbprint = (fetchToken as { [boundTo]?: unknown } | undefined)?.[boundTo]
+  return typeof key === 'string' && key !== '' && typeof thumbprint === 'string' ? `${key}#dpop:${thumbprint}` : key
 }
