@@ -16,7 +16,9 @@ const heapRequests = 100_000
 
 const server = await startServerProcess()
 const proxy = await startProxy(server)
-const direct = () => get(`${server.origin}/agents/bench/tools`)
+// The direct baseline carries a valid token of its own, as a host with a static header would.
+const { token } = await server.call('mint')
+const direct = () => get(`${server.origin}/agents/bench/tools`, { authorization: `Bearer ${token}` })
 const proxied = () => get(`${proxy.url}/agents/bench/tools`)
 
 log('proxy: warming up')
@@ -91,8 +93,8 @@ function percentile(values, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]
 }
 
-async function get(url) {
-  const response = await fetch(url)
+async function get(url, headers = {}) {
+  const response = await fetch(url, { headers })
   await response.arrayBuffer()
   return response.status === 200
 }

@@ -1,4 +1,5 @@
 import { isIP } from 'node:net'
+import { createFileStore } from '../store/file-store.js'
 import { createTokenProvider } from '../token/provider.js'
 import { parse, sourceHelp, sourceOptions, UsageError } from './options.js'
 import { startProxy } from './proxy.js'
@@ -44,10 +45,13 @@ Example:
   CLIENT_SECRET=… refreshing-client proxy --upstream https://api.example.com/mcp --listen 127.0.0.1:8787 \\
     --token-url https://auth.example.com/oauth2/token --client-id agent --client-secret-env CLIENT_SECRET`
 
-const tokenHelp = `Usage: refreshing-client token <source> [--format raw|header|json]
+const tokenHelp = `Usage: refreshing-client token <source> [--format raw|header|json] [--store FILE]
 
 Prints one fresh token on stdout, and nothing else.
 
+  --store FILE      share tokens through this file store: concurrent and later invocations on this
+                    machine reuse one unexpired token (and the latest rotated refresh token) instead of
+                    asking the endpoint each time; created 0600 in a 0700 directory
   --format raw      the token (default)
   --format header   {"Authorization":"Bearer …"}, for hosts' header helpers
   --format json     {"accessToken":…,"tokenType":…,"expiresAt":…} (expiresAt in epoch ms, when known)
@@ -135,17 +139,28 @@ async function proxy(args: readonly string[], io: Io): Promise<number> {
 }
 
 async function token(args: readonly string[], io: Io): Promise<number> {
-  const values = parse(args, { ...sourceOptions, format: { type: 'string' } })
+  const values = parse(args, { ...sourceOptions, format: { type: 'string' }, store: { type: 'string' } })
   if (values.help === true) {
     io.stdout(`${tokenHelp}\n`)
     return 0
   }
-  const { format = 'raw', ...rest } = values
+  const { format = 'raw', store: storePath, ...rest } = values
   if (format !== 'raw' && format !== 'header' && format !== 'json') {
     throw new UsageError('--format takes raw, header or json')
   }
+  if (storePath === '') throw new UsageError('--store takes a file path')
   const source: Source = await sourceFrom(rest as SourceValues, io.env)
-  const tokens = createTokenProvider({ name: source.name, fetchToken: source.fetchToken })
+  let store: ReturnType<typeof createFileStore> | undefined
+  try {
+    store = storePath === undefined ? undefined : createFileStore({ path: storePath })
+  } catch (error) {
+    throw new UsageError(`--store: ${error instanceof Error ? error.message : 'cannot use that path'}`)
+  }
+  const tokens = createTokenProvider({
+    name: source.name,
+    fetchToken: source.fetchToken,
+    ...(store === undefined ? {} : { store, storeKey: source.identity }),
+  })
   try {
     const set = await tokens.getTokenSet()
     const printed =
@@ -164,6 +179,7 @@ async function token(args: readonly string[], io: Io): Promise<number> {
     return 0
   } finally {
     tokens.dispose()
+    store?.dispose()
   }
 }
 

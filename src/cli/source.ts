@@ -27,6 +27,8 @@ export interface SourceValues {
 export interface Source {
   fetchToken: FetchToken
   name: string
+  /** What identifies the credential, for a store's key: where tokens come from and for whom (no secret). */
+  identity: string
 }
 
 /**
@@ -47,7 +49,7 @@ export async function sourceFrom(values: SourceValues, env: NodeJS.ProcessEnv): 
   if (values['token-file'] !== undefined) {
     const others = Object.keys(values).filter((name) => name !== 'token-file' && name !== 'help')
     if (others.length > 0) throw new UsageError(`--token-file takes no other source option (got --${others[0]})`)
-    return { fetchToken: fileToken(values['token-file']), name: 'token file' }
+    return { fetchToken: fileToken(values['token-file']), name: 'token file', identity: `file ${values['token-file']}` }
   }
   const clientId = values['client-id']
   if (clientId === undefined || clientId === '') throw new UsageError('--client-id is required with a token endpoint')
@@ -60,6 +62,14 @@ export async function sourceFrom(values: SourceValues, env: NodeJS.ProcessEnv): 
     clientId,
   }
   const auth = await clientAuth(values, env)
+  const identity = JSON.stringify([
+    values['token-url'] ?? values.issuer ?? values['protected-resource'],
+    clientId,
+    values.scope ?? '',
+    values.resource ?? [],
+    values.audience ?? '',
+    values['refresh-token-env'] === undefined ? 'client_credentials' : 'refresh_token',
+  ])
   try {
     const refreshTokenEnv = values['refresh-token-env']
     if (refreshTokenEnv !== undefined) {
@@ -67,7 +77,7 @@ export async function sourceFrom(values: SourceValues, env: NodeJS.ProcessEnv): 
         throw new UsageError('--audience is for client credentials, not a refresh token')
       const refreshToken = fromEnv(env, refreshTokenEnv, '--refresh-token-env')
       const options = { ...endpoint, ...auth, refreshToken } as RefreshTokenGrantOptions
-      return { fetchToken: refreshTokenGrant(options), name: `client ${clientId}` }
+      return { fetchToken: refreshTokenGrant(options), name: `client ${clientId}`, identity }
     }
     if (Object.keys(auth).length === 0) {
       throw new UsageError(
@@ -76,7 +86,7 @@ export async function sourceFrom(values: SourceValues, env: NodeJS.ProcessEnv): 
     }
     const audience = values.audience === undefined ? {} : { audience: values.audience }
     const options = { ...endpoint, ...auth, ...audience } as ClientCredentialsOptions
-    return { fetchToken: clientCredentials(options), name: `client ${clientId}` }
+    return { fetchToken: clientCredentials(options), name: `client ${clientId}`, identity }
   } catch (error) {
     // The sources check their options with a TypeError or RangeError naming the option, never a secret.
     if (error instanceof TypeError || error instanceof RangeError) throw new UsageError(error.message)

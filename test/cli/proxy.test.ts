@@ -1,8 +1,11 @@
 import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
+import { mkdtemp, rm, stat } from 'node:fs/promises'
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { connect } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { jwtVerify } from 'jose'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { mint, testSecret } from '../helpers/jwt.js'
@@ -365,6 +368,29 @@ describe('refreshing-client token', () => {
     expect(stdout).toBe(expected(issued.at(-1) as string))
     expect(tokens.hits.length - before).toBe(1)
   })
+
+  it('shares one token among 20 concurrent invocations through --store: at most 2 token requests', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'rc-cli-store-'))
+    try {
+      const before = tokens.hits.length
+      const store = join(dir, 'tokens.json')
+      const runs = await Promise.all(
+        Array.from({ length: 20 }, () => runCli(['token', ...sourceArgs(), '--store', store], env)),
+      )
+      expect(runs.map((r) => [r.code, r.stderr])).toEqual(Array(20).fill([0, '']))
+      expect(tokens.hits.length - before).toBeLessThanOrEqual(2)
+      expect(new Set(runs.map((r) => r.stdout)).size).toBeLessThanOrEqual(tokens.hits.length - before)
+      // A later invocation reuses the stored token: no request at all.
+      const later = await runCli(['token', ...sourceArgs(), '--store', store], env)
+      expect(later.code).toBe(0)
+      expect(runs.map((r) => r.stdout)).toContain(later.stdout)
+      expect(tokens.hits.length - before).toBeLessThanOrEqual(2)
+      const mode = (await stat(store)).mode & 0o777
+      expect(mode).toBe(0o600)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  }, 60_000)
 
   it('prints JSON with the expiry, never the refresh token', async () => {
     const endpoint = await startTokenServer(async () => ({
