@@ -52,7 +52,7 @@ export function createAssertionSigner(
     alg = cryptoKeyAlgorithm(privateKey, wanted, fail)
     const ready = Promise.resolve(privateKey)
     key = () => ready
-  } else if (typeof privateKey === 'object' && privateKey !== null && !Array.isArray(privateKey)) {
+  } else if (typeof privateKey === 'object' && privateKey !== null && typeof (privateKey as JWK).kty === 'string') {
     const jwk = { ...(privateKey as JWK), ext: false }
     alg = jwkAlgorithm(jwk, wanted, fail)
     let imported: Promise<CryptoKey | Uint8Array> | undefined
