@@ -56,37 +56,33 @@ const call = (mcp: Client) =>
   )
 
 describe('the MCP SDK client over client.fetch', () => {
-  it(
-    'makes 20 concurrent tool calls every 250 ms for 7 s with 2-second tokens: none fails, no 401',
-    async () => {
-      const town = await startTown(2)
-      const { mcp } = await connect(town.mcpUrl)
-      const outcomes: string[] = []
-      const rounds: Promise<void>[] = []
-      for (let round = 0; round < 28; round++) {
-        rounds.push(
-          Promise.all(Array.from({ length: 20 }, () => call(mcp))).then((results) => void outcomes.push(...results)),
-        )
-        await new Promise((resolve) => setTimeout(resolve, 250))
-      }
-      await Promise.all(rounds)
-      const stats = await town.stats()
-      expect(outcomes).toHaveLength(560)
-      expect(outcomes.filter((outcome) => outcome !== 'ok').slice(0, 3)).toEqual([])
-      expect(outcomes.filter((outcome) => outcome !== 'ok')).toHaveLength(0)
-      expect(stats.toolCalls).toBe(560)
-      expect(stats.unauthorized).toBe(0)
-      // One RFC 9728 document and one RFC 8414 document, for the whole run.
-      expect(stats.metadataRequests).toBe(2)
-      // About one token per 1.6 s (the refresh point of a 2-second token); bounded either way.
-      expect(stats.tokenRequests).toBeGreaterThanOrEqual(4)
-      expect(stats.tokenRequests).toBeLessThanOrEqual(12)
-      // A 2-second token leaves the provider a margin of a few hundred ms: on a machine starved of
-      // CPU (load far above its cores) requests sit longer than that between send and check, so
-      // the run is tried again there; every attempt asserts the exact counts.
-    },
-    { timeout: 40_000, retry: 2 },
-  )
+  it('makes 20 concurrent tool calls every 250 ms for 7 s with 2-second tokens: none fails, no 401', // A 2-second token leaves the provider a margin of a few hundred ms: on a machine starved of
+  // CPU (load far above its cores) requests sit longer than that between send and check, so the
+  // run is tried again there; every attempt asserts the exact counts.
+  { timeout: 40_000, retry: 2 }, async () => {
+    const town = await startTown(2)
+    const { mcp } = await connect(town.mcpUrl)
+    const outcomes: string[] = []
+    const rounds: Promise<void>[] = []
+    for (let round = 0; round < 28; round++) {
+      rounds.push(
+        Promise.all(Array.from({ length: 20 }, () => call(mcp))).then((results) => void outcomes.push(...results)),
+      )
+      await new Promise((resolve) => setTimeout(resolve, 250))
+    }
+    await Promise.all(rounds)
+    const stats = await town.stats()
+    expect(outcomes).toHaveLength(560)
+    expect(outcomes.filter((outcome) => outcome !== 'ok').slice(0, 3)).toEqual([])
+    expect(outcomes.filter((outcome) => outcome !== 'ok')).toHaveLength(0)
+    expect(stats.toolCalls).toBe(560)
+    expect(stats.unauthorized).toBe(0)
+    // One RFC 9728 document and one RFC 8414 document, for the whole run.
+    expect(stats.metadataRequests).toBe(2)
+    // About one token per 1.6 s (the refresh point of a 2-second token); bounded either way.
+    expect(stats.tokenRequests).toBeGreaterThanOrEqual(4)
+    expect(stats.tokenRequests).toBeLessThanOrEqual(12)
+  })
 
   it('rides out a revocation storm of 50 concurrent calls with exactly 1 token request', async () => {
     // Longer tokens here, so that no scheduled refresh can fall inside the storm: every token
