@@ -38,6 +38,13 @@ const examples: [file: string, output: RegExp][] = [
     /reason=initial[\s\S]*reason=(scheduled|expired)[\s\S]*refreshFailures: 0,\n\s+unauthorized: 0,\n\s+heartbeatFailures: 0/,
   ],
   ['fleet.ts', /^5 replicas, 1 token, 1 grant$/m],
+  [
+    'mcp-agent.ts',
+    /^70 calls over 7 s, 0 failed, 2 metadata requests\nafter a revocation: 20 calls, 0 failed, 1 token request$/m,
+  ],
+  ['mcp-sse.ts', /^over SSE: \[\{"type":"text","text":"pong"\}\], 0 refused$/m],
+  ['mcp-client-v2.ts', /^client 2\.x after a revocation: 30\/30 ok, 1 token request$/m],
+  ['sdk-clients.ts', /^openai: pong\naxios: Rex\nopenapi-fetch: Rex\nafter a revocation: 30\/30 ok, 1 token request$/m],
 ]
 
 describe.concurrent('examples', () => {

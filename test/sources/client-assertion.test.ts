@@ -47,23 +47,26 @@ describe('private_key_jwt', () => {
     ['RS256', 'JWK'],
     ['PS256', 'CryptoKey'],
     ['EdDSA', 'JWK'],
-  ] as const)('signs %s assertions (%s) that verify with the public key, a fresh jti per request', async (alg, form) => {
-    const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true })
-    const key = form === 'JWK' ? await exportJWK(privateKey) : privateKey
-    const fetchToken = clientCredentials({
-      tokenUrl: server.tokenUrl,
-      clientId: 'agent-7',
-      privateKey: key,
-      ...(alg === 'PS256' ? { algorithm: 'PS256' as const } : {}),
-      keyId: 'k1',
-    })
-    for (let i = 0; i < 3; i++) await fetchToken(context())
-    await Promise.all([fetchToken(context()), fetchToken(context())])
-    const verified = await verifyAll(publicKey, server.tokenUrl)
-    expect(verified).toHaveLength(5)
-    expect(new Set(verified.map((v) => v.jti)).size).toBe(5)
-    for (const { header } of verified) expect(header).toEqual({ alg, kid: 'k1' })
-  })
+  ] as const)(
+    'signs %s assertions (%s) that verify with the public key, a fresh jti per request',
+    async (alg, form) => {
+      const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true })
+      const key = form === 'JWK' ? await exportJWK(privateKey) : privateKey
+      const fetchToken = clientCredentials({
+        tokenUrl: server.tokenUrl,
+        clientId: 'agent-7',
+        privateKey: key,
+        ...(alg === 'PS256' ? { algorithm: 'PS256' as const } : {}),
+        keyId: 'k1',
+      })
+      for (let i = 0; i < 3; i++) await fetchToken(context())
+      await Promise.all([fetchToken(context()), fetchToken(context())])
+      const verified = await verifyAll(publicKey, server.tokenUrl)
+      expect(verified).toHaveLength(5)
+      expect(new Set(verified.map((v) => v.jti)).size).toBe(5)
+      for (const { header } of verified) expect(header).toEqual({ alg, kid: 'k1' })
+    },
+  )
 
   it('signs every attempt afresh: a request retried after a 500 carries a new jti', async () => {
     const { publicKey, privateKey } = await generateKeyPair('ES256')

@@ -86,7 +86,9 @@ describe('token endpoint discovery', () => {
       context(),
     )
     expect(posts()[0]?.form.getAll('resource')).toEqual(resource)
-    expect(posts()[0]?.body).toContain('resource=https%3A%2F%2Fa.example.com%2F&resource=https%3A%2F%2Fb.example.com%2Fx')
+    expect(posts()[0]?.body).toContain(
+      'resource=https%3A%2F%2Fa.example.com%2F&resource=https%3A%2F%2Fb.example.com%2Fx',
+    )
   })
 
   it('falls back from RFC 8414 to OpenID Connect, path inserted and then appended', async () => {
@@ -177,7 +179,9 @@ describe('token endpoint discovery', () => {
       'gives a plain-http token endpoint off loopback',
       () => ({
         ...standard(),
-        '/.well-known/oauth-authorization-server/tenant': asMetadata({ token_endpoint: 'http://auth.example.com/token' }),
+        '/.well-known/oauth-authorization-server/tenant': asMetadata({
+          token_endpoint: 'http://auth.example.com/token',
+        }),
       }),
       'has a token_endpoint that is not https: (http://auth.example.com/token); plain http is only allowed on loopback',
     ],
