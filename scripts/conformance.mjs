@@ -30,7 +30,9 @@ for (const scenario of scenarios) {
     failed++
     process.stderr.write(output)
   }
-  console.log(`${ok ? 'ok  ' : 'FAIL'} ${scenario}: ${result === null ? 'no result' : `${result[1]}/${result[2]} checks passed`}`)
+  console.log(
+    `${ok ? 'ok  ' : 'FAIL'} ${scenario}: ${result === null ? 'no result' : `${result[1]}/${result[2]} checks passed`}`,
+  )
 }
 console.log(`conformance: ${passed} passed, ${failed} failed`)
 process.exit(failed === 0 ? 0 : 1)

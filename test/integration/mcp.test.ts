@@ -56,9 +56,13 @@ const call = (mcp: Client) =>
   )
 
 describe('the MCP SDK client over client.fetch', () => {
-  it('makes 20 concurrent tool calls every 250 ms for 7 s with 2-second tokens: none fails, no 401', // CPU (load far above its cores) requests sit longer than that between send and check, so the // A 2-second token leaves the provider a margin of a few hundred ms: on a machine starved of
-  // run is tried again there; every attempt asserts the exact counts.
-  { timeout: 40_000, retry: 2 }, async () => {
+  // A 2-second token leaves the provider a margin of a few hundred ms: on a machine starved of CPU
+  // (load far above its cores) requests sit longer than that between send and check, so the run is
+  // tried again there; every attempt asserts the exact counts.
+  it('makes 20 concurrent tool calls every 250 ms for 7 s with 2-second tokens: none fails, no 401', {
+    timeout: 40_000,
+    retry: 2,
+  }, async () => {
     const town = await startTown(2)
     const { mcp } = await connect(town.mcpUrl)
     const outcomes: string[] = []
