@@ -48,7 +48,8 @@ const examples: [file: string, output: RegExp][] = [
 ]
 
 describe.concurrent('examples', () => {
-  it.each(examples)('%s runs and prints what it promises', async (file, output) => {
+  // The MCP and SDK examples load large packages through tsx: slow on a busy machine.
+  it.each(examples)('%s runs and prints what it promises', { timeout: 60_000 }, async (file, output) => {
     const { code, stdout, stderr } = await run(file)
     expect(stderr).toBe('')
     expect(stdout).toMatch(output)
