@@ -129,6 +129,19 @@ describe('private_key_jwt', () => {
     }
   })
 
+  it('makes a key that WebCrypto refuses a terminal error at the first request, which is never sent', async () => {
+    const broken = { kty: 'EC', crv: 'P-256', x: 'AAAA', y: 'AAAA', d: 'AAAA' }
+    const fetchToken = clientCredentials({ tokenUrl: server.tokenUrl, clientId: 'agent-7', privateKey: broken })
+    const error = await fetchToken(context()).then(
+      () => undefined,
+      (thrown: unknown) => thrown as { code: string; terminal: boolean; message: string },
+    )
+    expect(error?.code).toBe('ERR_TOKEN_SOURCE')
+    expect(error?.terminal).toBe(true)
+    expect(error?.message).toBe('clientCredentials: privateKey could not be imported as an ES256 key')
+    expect(server.hits).toHaveLength(0)
+  })
+
   it('keeps the key out of every inspected object', async () => {
     const { privateKey } = await generateKeyPair('EdDSA', { extractable: true })
     const jwk: JWK = await exportJWK(privateKey)
