@@ -186,6 +186,39 @@ describe('token endpoint discovery', () => {
       'has a token_endpoint that is not https: (http://auth.example.com/token); plain http is only allowed on loopback',
     ],
     [
+      'lists an authorization server that is not a URL',
+      () => ({ '/.well-known/oauth-protected-resource/mcp': prm({ authorization_servers: ['not a url'] }) }),
+      'ORIGIN/.well-known/oauth-protected-resource/mcp has an authorization_servers entry that is not a URL',
+    ],
+    [
+      'has no token_endpoint',
+      () => ({ ...standard(), '/.well-known/oauth-authorization-server/tenant': asMetadata({ token_endpoint: 7 }) }),
+      'ORIGIN/.well-known/oauth-authorization-server/tenant has no token_endpoint URL',
+    ],
+    [
+      'puts credentials in the token endpoint',
+      () => ({
+        ...standard(),
+        '/.well-known/oauth-authorization-server/tenant': asMetadata({ token_endpoint: 'https://u:p@a.example.com/t' }),
+      }),
+      'ORIGIN/.well-known/oauth-authorization-server/tenant has a token_endpoint with credentials in it',
+    ],
+    [
+      'fails with a 500',
+      () => ({ '/.well-known/oauth-protected-resource/mcp': { status: 500, body: { error: 'x' } } }),
+      'ORIGIN/.well-known/oauth-protected-resource/mcp answered 500',
+    ],
+    [
+      'is a JSON array',
+      () => ({ '/.well-known/oauth-protected-resource/mcp': { body: [] } }),
+      'ORIGIN/.well-known/oauth-protected-resource/mcp answered 200 with JSON that is not an object',
+    ],
+    [
+      'leads to an authorization server without metadata',
+      () => ({ '/.well-known/oauth-protected-resource/mcp': prm() }),
+      'no authorization server metadata for ORIGIN/tenant (404 at ORIGIN/.well-known/oauth-authorization-server/tenant, ORIGIN/.well-known/openid-configuration/tenant, ORIGIN/tenant/.well-known/openid-configuration)',
+    ],
+    [
       'has no metadata at all',
       () => ({}),
       'clientCredentials: discovery: ORIGIN/.well-known/oauth-protected-resource/mcp has no protected resource metadata (404)',
@@ -203,6 +236,23 @@ describe('token endpoint discovery', () => {
     expect(error.message).not.toContain(clientSecret)
     expect(JSON.stringify(error)).not.toContain(clientSecret)
     expect(posts()).toHaveLength(0)
+  })
+
+  it('with both issuer and protectedResource, uses that issuer only if the resource lists it', async () => {
+    serve({
+      ...standard(),
+      '/.well-known/oauth-protected-resource/mcp': prm({
+        authorization_servers: ['https://a.example.com', `${origin}/tenant`],
+      }),
+    })
+    const found = await discoverTokenEndpoint({ protectedResource: `${origin}/mcp`, issuer: `${origin}/tenant` })
+    expect(found.issuer).toBe(`${origin}/tenant`)
+    const error = await rejection(
+      discoverTokenEndpoint({ protectedResource: `${origin}/mcp`, issuer: 'https://b.example.com' }),
+    )
+    expect(error.message).toBe(
+      `discovery: ${origin}/.well-known/oauth-protected-resource/mcp does not list the issuer https://b.example.com in authorization_servers`,
+    )
   })
 
   it('bounds each metadata request by the source timeout', async () => {
