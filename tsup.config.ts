@@ -21,13 +21,22 @@ export default defineConfig([
     clean: false,
   },
   {
-    entry: { index: 'src/index.ts', node: 'src/node.ts', redis: 'src/redis.ts' },
+    entry: { index: 'src/index.ts', node: 'src/node.ts', redis: 'src/redis.ts', otel: 'src/otel.ts' },
     format: ['esm', 'cjs'],
     dts: true,
     sourcemap: true,
     target: 'es2022',
     platform: 'neutral',
     splitting: true,
+    clean: false,
+  },
+  // The `refreshing-client` program (package `bin`): one CommonJS file for Node, with its shebang.
+  {
+    entry: { cli: 'src/cli.ts' },
+    format: ['cjs'],
+    target: 'node20',
+    platform: 'node',
+    banner: { js: '#!/usr/bin/env node' },
     clean: false,
   },
 ])

@@ -17,6 +17,7 @@ const suites = {
   size: ['bench/size.mjs'],
   startup: ['bench/startup.mjs'],
   fleet: ['bench/fleet-store.mjs'],
+  otel: ['bench/otel-overhead.mjs'],
 }
 
 const KB = 1024
@@ -42,6 +43,7 @@ const targets = [
     '≤ 10 µs, flat (≤ 1.25×)',
     (r) => r.value <= 10 && r.ratio <= 1.25,
   ],
+  ['otel, GET: added by instrumentation', '≤ 100 ns', (r) => r.value <= 100],
   ['heap per idle scope with a client', '≤ 2 KB (2,048 B)', (r) => r.value <= 2 * KB],
   ['heap growth after', '< 2 MB (2,097,152 B)', (r) => r.value < 2 * MB],
   ['fleet: getToken() with the token from Redis', '≈ memory store (≤ 1.5×)', (r) => r.ratio <= 1.5],

@@ -1,4 +1,4 @@
-// Recipe 7: events for logs and metrics. Providers, clients, registries and heartbeats emit typed
+// Recipe 7 (events for logs): events for logs and metrics. Providers, clients, registries and heartbeats emit typed
 // events; on() returns the unsubscribe function. Only the `token` event carries a token: log its
 // reason and expiry, never the token itself.
 import { createRegistry } from 'refreshing-client'

@@ -17,8 +17,8 @@ async function main(): Promise<void> {
   console.log(`after the block: ${registry.size} scopes`)
 
   const tokens = createTokenProvider({ fetchToken: town.tokenFor('solo') })
-  const client = new RefreshingClient({ tokens, baseUrl: town.api })
-  await client.fetch('/agents/solo/heartbeat', { method: 'POST' })
+  const client = new RefreshingClient({ tokens, baseUrl: `${town.api}/` })
+  await client.fetch('agents/solo/heartbeat', { method: 'POST' })
   client.dispose() // a provider passed in is not the client's to dispose...
   console.log(`provider after client.dispose(): ${tokens.state}`)
   tokens.dispose() // ...its owner disposes it

@@ -14,7 +14,7 @@ execFileSync(process.execPath, [`${root}node_modules/tsup/dist/cli-default.js`, 
 for (const file of readdirSync(dist)) {
   if (/^chunk-.*\.mjs(\.map)?$/.test(file) || /\.mjs\.map$/.test(file)) rmSync(dist + file)
 }
-for (const entry of ['index', 'node', 'redis']) {
+for (const entry of ['index', 'node', 'redis', 'otel']) {
   writeFileSync(`${dist}${entry}.mjs`, `export * from './esm/${entry}.js'\n`)
 }
 writeFileSync(`${dist}esm/package.json`, `${JSON.stringify({ type: 'module', sideEffects: false }, null, 2)}\n`)

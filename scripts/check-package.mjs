@@ -22,6 +22,10 @@ const entries = [
   'dist/redis.js',
   'dist/redis.d.ts',
   'dist/redis.d.mts',
+  'dist/otel.mjs',
+  'dist/otel.js',
+  'dist/otel.d.ts',
+  'dist/otel.d.mts',
 ]
 for (const required of ['README.md', 'CHANGELOG.md', 'LICENSE', 'package.json', ...entries]) {
   if (!pack.files.some((file) => file.path === required)) throw new Error(`${required} is missing from the package`)
@@ -106,6 +110,11 @@ for (const file of pack.files.map((file) => file.path).filter((path) => /^dist\/
   const text = readFileSync(join(target, file), 'utf8')
   const loadsIoredis = /(\bfrom\s*|\bimport\s*\(\s*|\brequire\s*\(\s*)['"]ioredis['"]/.test(text)
   if (!file.startsWith('dist/redis.') && loadsIoredis) throw new Error(`${file} loads ioredis`)
+  // The same for the OpenTelemetry API: only the otel entry (and its own modules) may load it.
+  const loadsOtel = /(\bfrom\s*|\bimport\s*\(\s*|\brequire\s*\(\s*)['"]@opentelemetry\/api['"]/.test(text)
+  if (!(file.startsWith('dist/otel.') || file.startsWith('dist/esm/otel/')) && loadsOtel) {
+    throw new Error(`${file} loads @opentelemetry/api`)
+  }
 }
 const redis = `
   const redis = new Redis({ lazyConnect: true })
@@ -129,4 +138,34 @@ const redisRuns = {
 }
 execFileSync(process.execPath, ['-e', redisRuns.require], { cwd: smoke, stdio: 'inherit' })
 execFileSync(process.execPath, ['--input-type=module', '-e', redisRuns.import], { cwd: smoke, stdio: 'inherit' })
+// The otel entry and the health handler, read back through the OpenTelemetry SDK: one token request
+// recorded as a counter point and a span, and a readiness answer.
+const otel = `
+  const spans = new InMemorySpanExporter()
+  const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] })
+  const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE)
+  const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 2 ** 31 - 1 })
+  const meterProvider = new MeterProvider({ readers: [reader] })
+  const tokens = rc.createTokenProvider({ name: 'svc', fetchToken: async () => ({ accessToken: 'opaque', expiresIn: 60 }) })
+  const stop = ro.instrument(tokens, { meterProvider, tracerProvider })
+  await tokens.getToken()
+  await reader.forceFlush()
+  const metric = exporter.getMetrics().at(-1).scopeMetrics[0].metrics.find((m) => m.descriptor.name === 'refreshing_client.refreshes')
+  const ready = await rc.createHealthHandler(tokens)(new Request('http://127.0.0.1/readyz'))
+  const ok = metric.dataPoints.length === 1 && metric.dataPoints[0].value === 1 &&
+    metric.dataPoints[0].attributes.outcome === 'success' && spans.getFinishedSpans().length === 1 && ready.status === 200
+  stop()
+  tokens.dispose()
+  await meterProvider.shutdown()
+  await tracerProvider.shutdown()
+  if (!ok) throw new Error('otel smoke test failed: ' + JSON.stringify({ points: metric?.dataPoints, status: ready.status }))
+`
+const sdk = `{ MeterProvider, PeriodicExportingMetricReader, InMemoryMetricExporter, AggregationTemporality }`
+const traceSdk = `{ BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor }`
+const otelRuns = {
+  require: `const rc = require('refreshing-client'); const ro = require('refreshing-client/otel'); const ${sdk} = require('@opentelemetry/sdk-metrics'); const ${traceSdk} = require('@opentelemetry/sdk-trace-base'); (async () => { ${otel} })().then(() => console.log('require() of the otel entry ok'), (e) => { console.error(e); process.exit(1) })`,
+  import: `const rc = await import('refreshing-client'); const ro = await import('refreshing-client/otel'); const ${sdk} = await import('@opentelemetry/sdk-metrics'); const ${traceSdk} = await import('@opentelemetry/sdk-trace-base'); ${otel}; console.log('import() of the otel entry ok')`,
+}
+execFileSync(process.execPath, ['-e', otelRuns.require], { cwd: smoke, stdio: 'inherit' })
+execFileSync(process.execPath, ['--input-type=module', '-e', otelRuns.import], { cwd: smoke, stdio: 'inherit' })
 rmSync(smoke, { recursive: true, force: true })

@@ -20,6 +20,8 @@ export {
   TokenDecodeError,
   UnauthorizedError,
 } from './errors.js'
+export { createHealthHandler, type HealthHandler } from './health/handler.js'
+export type { RegistryHealth, TokenHealth } from './health/types.js'
 export {
   createTokenPushHandler,
   type PushVerifyOptions,

@@ -2,6 +2,7 @@ import type { KyInstance } from 'ky'
 import { DisposedError } from '../errors.js'
 import { aliasDispose } from '../internal/dispose.js'
 import { Events } from '../internal/events.js'
+import { notifyReplay, type ObservableProvider } from '../token/observe.js'
 import type { TokenProviderOptions } from '../token/options.js'
 import { createTokenProvider, type PeekableProvider, peekToken } from '../token/provider.js'
 import type { TokenProvider } from '../token/types.js'
@@ -154,17 +155,23 @@ export class RefreshingClient implements Disposable {
     }
     await refused.body?.cancel().catch(() => {})
     this.#events.emit('retry', { url })
+    // Instrumentation counts replays at the provider, which every client of it shares.
+    ;(this.tokens as ObservableProvider)[notifyReplay]?.(this)
     const authNames = this.#applyToken(outgoing, fresh, usedNames)
     let response: Response
+    let carried = true
     try {
       response = await send(fetchImpl, outgoing)
       if (outgoing.follow && isRedirect(response.status)) {
-        ;({ response } = await followRedirects(fetchImpl, outgoing, authNames, response))
+        ;({ response, carried } = await followRedirects(fetchImpl, outgoing, authNames, response))
       }
     } finally {
       outgoing.body.release()
     }
     if (this.#retryOn.includes(response.status)) {
+      // The fresh token was refused too (a refresh that raced a revocation): the next request must
+      // not send it again. This request still gets no second replay.
+      if (carried) this.tokens.invalidate(fresh)
       this.#events.emit('unauthorized', { url, status: response.status, retried: true })
     }
     return response

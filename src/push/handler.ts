@@ -202,10 +202,12 @@ function readToken(bytes: Uint8Array): string {
   } catch {
     throw new Refusal(400, 'the body is not JSON')
   }
-  const token = (body as { token?: unknown } | null)?.token
-  if (typeof body !== 'object' || Array.isArray(body) || typeof token !== 'string') {
+  const raw = (body as { token?: unknown } | null)?.token
+  if (typeof body !== 'object' || Array.isArray(body) || typeof raw !== 'string') {
     throw new Refusal(400, 'the body must be {"token": "<jwt>"}')
   }
+  // Trimmed before it is verified: a control plane that read the token from a file may send its newline.
+  const token = raw.trim()
   try {
     parseToken(token)
   } catch {

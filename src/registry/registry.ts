@@ -1,4 +1,6 @@
 import { DisposedError, isAuthError } from '../errors.js'
+import { registryHealth } from '../health/snapshot.js'
+import type { RegistryHealth } from '../health/types.js'
 import { aliasDispose, disposeAll } from '../internal/dispose.js'
 import { Events } from '../internal/events.js'
 import type { TokenInput } from '../token/token-set.js'
@@ -122,6 +124,12 @@ class Registry implements TokenRegistry {
     }
     await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, worker))
     return counts
+  }
+
+  health(): RegistryHealth {
+    // A disposed registry serves no one: never report it ready.
+    if (this.#disposed) return { healthy: false, scopes: Object.create(null) }
+    return registryHealth(this)
   }
 
   on<K extends keyof TokenRegistryEvents>(type: K, handler: (event: TokenRegistryEvents[K]) => void): () => void {

@@ -1,5 +1,6 @@
 import type { RefreshingClient } from '../client/client.js'
 import type { RefreshingClientOptions } from '../client/types.js'
+import type { RegistryHealth } from '../health/types.js'
 import type { TokenProviderOptions } from '../token/options.js'
 import type { TokenInput } from '../token/token-set.js'
 import type { TokenProvider } from '../token/types.js'
@@ -136,6 +137,12 @@ export interface TokenRegistry extends Disposable {
   setToken(id: string, token: TokenInput): boolean
   /** Forces one refresh of each matching scope's provider (push-only ones are skipped); never throws for a scope's failure. */
   refreshAll(options?: RefreshAllOptions): Promise<RefreshAllResult>
+  /**
+   * A token-free snapshot of every scope's provider (see {@link RegistryHealth}): healthy when each
+   * holds a token it would send now. Registries of copies older than 0.2 lack it; the health handler
+   * then builds it from `ids()` and `get()`.
+   */
+  health(): RegistryHealth
   /** Subscribes to an event; returns the unsubscribe function. */
   on<K extends keyof TokenRegistryEvents>(type: K, handler: (event: TokenRegistryEvents[K]) => void): () => void
   /** Disposes every scope. Idempotent. */

@@ -71,8 +71,8 @@ export function clientCredentials(options: ClientCredentialsOptions): FetchToken
   if (scope !== undefined) grant.push(['scope', checkString('scope', scope)])
   if (audience !== undefined) grant.push(['audience', checkString('audience', audience)])
 
-  const fetchToken: FetchToken = async ({ signal }) =>
-    toTokenInput(await requestToken(await endpoints.endpoint(signal), grant, signal), undefined)
+  const fetchToken: FetchToken = async ({ signal, reportDate }) =>
+    toTokenInput(await requestToken(await endpoints.endpoint(signal), grant, signal, [], { reportDate }), undefined)
   return fetchToken
 }
 

@@ -6,7 +6,7 @@ import { type ClientAuthOptions, formEncode } from './client-auth.js'
 import type { TokenEndpointOptions } from './endpoint-options.js'
 import { resolveEndpoint } from './endpoint-resolver.js'
 import { requestToken } from './token-endpoint.js'
-import { toTokenInput } from './token-response.js'
+import { type TokenResponse, toTokenInput } from './token-response.js'
 
 /**
  * RefreshTokenGrantOptions are the options of {@link refreshTokenGrant}.
@@ -65,7 +65,7 @@ const noop = () => {}
 export function refreshTokenGrant(options: RefreshTokenGrantOptions): FetchToken {
   if (typeof options !== 'object' || options === null) throw new TypeError(`${source}: options must be an object`)
   const { refreshToken, scope, onRotate } = options
-  if (typeof refreshToken !== 'string' || refreshToken === '') {
+  if (typeof refreshToken !== 'string' || refreshToken.trim() === '') {
     throw new TypeError(`${source}: refreshToken must be a non-empty string`)
   }
   if (scope !== undefined && typeof scope !== 'string') throw new TypeError(`${source}: scope must be a string`)
@@ -76,13 +76,14 @@ export function refreshTokenGrant(options: RefreshTokenGrantOptions): FetchToken
     auth: options,
     reserved: ['grant_type', 'refresh_token', 'scope'],
   })
-  const ledger = new RefreshTokens(refreshToken)
+  // Trimmed like every token that enters: a refresh token read from a file or the environment may end in a newline.
+  const ledger = new RefreshTokens(refreshToken.trim())
 
   // A grant that reached the server runs to its end even when the provider gives up on it (its
   // refresh timeout, or disposal): a rotating server has already spent the refresh token, so the
   // rotated one must be recorded and handed to onRotate, or it is lost and the next grant fails
   // with invalid_grant. Only the caller's wait is cut short; the endpoint's timeout bounds the grant.
-  const grant = async ({ current, report }: FetchTokenContext): Promise<TokenInput> => {
+  const grant = async ({ current, report, reportDate }: FetchTokenContext): Promise<TokenInput> => {
     const endpoint = await endpoints.endpoint(undefined)
     const sent = ledger.pick(current?.refreshToken)
     const params: (readonly [string, string])[] = [
@@ -90,16 +91,29 @@ export function refreshTokenGrant(options: RefreshTokenGrantOptions): FetchToken
       ['refresh_token', sent],
     ]
     if (scope !== undefined) params.push(['scope', scope])
-    const response = await requestToken(endpoint, params, undefined, [sent, formEncode(sent)])
-    const rotated =
-      response.refreshToken !== undefined && response.refreshToken !== sent ? response.refreshToken : undefined
-    // Recorded before onRotate runs: whatever it does, the rotated token is the one we send next.
-    ledger.settle(sent, rotated)
-    if (rotated !== undefined && onRotate !== undefined) {
-      await Promise.resolve()
-        .then(() => onRotate(rotated))
-        .then(noop, (error: unknown) => report(rotateFailed(error)))
+    let rotated: string | undefined
+    // Recorded the moment it is read, before the rest of the answer is checked and before onRotate
+    // runs: whatever fails after, the rotated token is the one we send next.
+    const onRefreshToken = (refreshToken: string) => {
+      if (refreshToken === sent) return
+      rotated = refreshToken
+      ledger.settle(sent, refreshToken)
     }
+    let response: TokenResponse
+    try {
+      response = await requestToken(endpoint, params, undefined, [sent, formEncode(sent)], {
+        reportDate,
+        onRefreshToken,
+      })
+    } finally {
+      if (rotated !== undefined && onRotate !== undefined) {
+        const latest = rotated
+        await Promise.resolve()
+          .then(() => onRotate(latest))
+          .then(noop, (error: unknown) => report(rotateFailed(error)))
+      }
+    }
+    if (rotated === undefined) ledger.settle(sent, undefined)
     return toTokenInput(response, rotated ?? sent)
   }
 

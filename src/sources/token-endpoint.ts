@@ -23,10 +23,12 @@ export async function requestToken(
   grant: ReadonlyArray<readonly [string, string]>,
   signal: AbortSignal | undefined,
   sentSecrets: readonly string[] = [],
+  hooks: ResponseHooks = {},
 ): Promise<TokenResponse> {
   const secrets = [...endpoint.secrets, ...sentSecrets]
   let status: number
   let text: string
+  let contentType: string | null
   try {
     const pending = ky.post(endpoint.url, {
       body: new URLSearchParams([...grant, ...endpoint.params] as [string, string][]).toString(),
@@ -51,13 +53,26 @@ export async function requestToken(
       },
       ...(endpoint.fetch === undefined ? {} : { fetch: endpoint.fetch }),
     })
-    status = (await pending).status
+    const response = await pending
+    status = response.status
+    contentType = response.headers.get('content-type')
+    // The endpoint's clock, for the provider's estimate of the issuer's (whole seconds, RFC 9110 §6.6.1).
+    const date = Date.parse(response.headers.get('date') ?? '')
+    if (Number.isFinite(date)) hooks.reportDate?.(date)
     // The shortcut reads the body of the same response, under the same timeout.
     text = await pending.text()
   } catch (error) {
     throw failure(error, endpoint, signal, secrets)
   }
-  return parseTokenResponse(text, status, endpoint.label, secrets)
+  return parseTokenResponse(text, status, endpoint.label, secrets, contentType, hooks.onRefreshToken)
+}
+
+/** ResponseHooks see a token response as it is read. */
+export interface ResponseHooks {
+  /** Gets the endpoint's `Date` header (epoch ms): a `FetchTokenContext`'s `reportDate`. */
+  reportDate?: ((date: number) => void) | undefined
+  /** Gets a `refresh_token` in the answer before anything else in it is checked. */
+  onRefreshToken?: ((refreshToken: string) => void) | undefined
 }
 
 function failure(

@@ -1,12 +1,22 @@
 import { AuthError, DisposedError, isAuthError, RefreshError } from '../errors.js'
+import type { TokenHealth } from '../health/types.js'
 import { aliasDispose } from '../internal/dispose.js'
 import { Events } from '../internal/events.js'
 import { withSignal } from '../internal/signal.js'
 import { clampDelay, maxTimerDelayMs, Timer, unrefTimer } from '../internal/timer.js'
+import { ClockOffset } from './clock.js'
 import { call, refreshThroughStore } from './fleet.js'
+import {
+  notifyReplay,
+  type ObserverHandle,
+  Observers,
+  observeProvider,
+  type ProviderObserver,
+  runObserved,
+} from './observe.js'
 import { type ResolvedOptions, resolveOptions, type TokenProviderOptions } from './options.js'
 import { backoffDelay, scheduleFor } from './schedule.js'
-import { checkClaims, isNewer, parseToken, type TokenInput, type TokenSet } from './token-set.js'
+import { checkClaims, decodeClaims, isNewer, parseToken, type TokenInput, type TokenSet } from './token-set.js'
 import type {
   GetTokenOptions,
   RefreshReason,
@@ -62,6 +72,8 @@ interface Flight {
   readonly promise: Promise<TokenSet>
   readonly controller: AbortController
   readonly timeout: ReturnType<typeof setTimeout> | undefined
+  /** A ref'd timer held while a caller awaits this refresh, so the process cannot exit under it. */
+  keepAlive: ReturnType<typeof setTimeout> | undefined
 }
 
 const noop = () => {}
@@ -86,16 +98,24 @@ class Provider implements TokenProvider {
   #detach: (() => void) | undefined
   #unwatch: (() => void) | undefined
   #storeDownUntil = 0
+  /** The issuer's clock, as far as our own fetches show it; schedules run on it. */
+  readonly #clock = new ClockOffset()
+  /** When a refresh last succeeded (for `health()`). */
+  #lastRefreshAt: number | undefined
+  /** Instrumentation watching this provider; made by the first observer (most providers have none). */
+  #observers: Observers | undefined
+  readonly #name: string | undefined
   declare [Symbol.dispose]: () => void
 
   constructor(options: TokenProviderOptions) {
     this.#options = resolveOptions(options)
+    this.#name = options.name
     this.#timer = new Timer(this.#options.now, () => this.#tick())
     const initial = options.initialToken === undefined ? undefined : this.#parse(options.initialToken)
     // Side effects last, and undone if one throws: a provider nobody holds must not live on.
     try {
       if (initial !== undefined) {
-        this.#held = this.#hold(initial, this.#options.now())
+        this.#held = this.#hold(initial)
         this.#reschedule()
       }
       this.#detach = this.#options.fetchToken?.attach?.(this) ?? undefined
@@ -177,6 +197,36 @@ class Provider implements TokenProvider {
     return this.#events.on(type, handler)
   }
 
+  // Token-free and cheap (readiness probes call it often): the one object, fields set only when known.
+  health(): TokenHealth {
+    const now = this.#options.now()
+    const held = this.#disposed ? undefined : this.#held
+    const health: TokenHealth = {
+      state: this.state,
+      healthy: held !== undefined && isValid(held, now),
+      consecutiveFailures: this.#failures,
+    }
+    if (held?.set.expiresAt !== undefined) health.expiresAt = held.set.expiresAt
+    const refreshAt = held === undefined ? Number.POSITIVE_INFINITY : Math.max(held.refreshAt, this.#retryAt)
+    if (Number.isFinite(refreshAt) && !this.#terminal) health.refreshAt = refreshAt
+    if (this.#lastRefreshAt !== undefined) health.lastRefreshAt = this.#lastRefreshAt
+    const error = this.#error
+    if (error !== undefined) health.lastErrorCode = isAuthError(error.cause) ? error.cause.code : error.code
+    const clockOffsetMs = this.#clock.offsetMs
+    if (clockOffsetMs !== undefined) health.clockOffsetMs = clockOffsetMs
+    return health
+  }
+
+  [observeProvider](observer: ProviderObserver): ObserverHandle {
+    if (this.#disposed) return { name: this.#name, stop: noop }
+    this.#observers ??= new Observers()
+    return { name: this.#name, stop: this.#observers.add(observer) }
+  }
+
+  [notifyReplay](client: object): void {
+    this.#observers?.replay(client)
+  }
+
   dispose(): void {
     if (this.#disposed) return
     this.#disposed = true
@@ -185,9 +235,11 @@ class Provider implements TokenProvider {
     this.#flight = undefined
     if (flight !== undefined) {
       clearTimeout(flight.timeout)
+      clearTimeout(flight.keepAlive)
       flight.controller.abort(new DisposedError(this.#options.label))
     }
     this.#held = undefined
+    this.#observers = undefined
     const detach = this.#detach
     const unwatch = this.#unwatch
     this.#detach = undefined
@@ -215,11 +267,11 @@ class Provider implements TokenProvider {
       offered.refreshToken === undefined && current?.set.refreshToken !== undefined
         ? { ...offered, refreshToken: current.set.refreshToken }
         : offered
-    const held = this.#hold(set, this.#options.now())
+    const held = this.#hold(set)
     if (!isValid(held, this.#options.now())) return false
     if (
       current !== undefined &&
-      !(current.rejected ? set.accessToken !== current.set.accessToken : isNewer(set, current.set))
+      !(current.rejected ? set.accessToken !== current.set.accessToken : isNewer(set, current.set, reason === 'push'))
     ) {
       return false
     }
@@ -233,7 +285,7 @@ class Provider implements TokenProvider {
   // the latest error at once until the backoff allows the next attempt, so nobody hangs and a
   // dead endpoint is not hammered by every request.
   #awaitValid(now: number): Promise<TokenSet> {
-    if (this.#flight !== undefined) return this.#flight.promise
+    if (this.#flight !== undefined) return this.#join(this.#flight)
     if (this.#error !== undefined && (this.#terminal || now < this.#retryAt)) return Promise.reject(this.#error)
     if (this.#options.fetchToken === undefined) {
       return Promise.reject(
@@ -243,7 +295,15 @@ class Provider implements TokenProvider {
       )
     }
     const throttle = this.#lastStartAt + this.#options.minRefreshIntervalMs - now
-    return this.#start(this.#reasonFor(now), throttle).promise
+    return this.#join(this.#start(this.#reasonFor(now), throttle))
+  }
+
+  // A caller awaits this refresh: hold the process open until it settles. Every timer of ours is
+  // unref'd, so without this a one-shot script whose request waits out the throttle or the store
+  // would exit with the request never sent. Background refreshes nobody awaits hold nothing.
+  #join(flight: Flight): Promise<TokenSet> {
+    flight.keepAlive ??= setTimeout(noop, maxTimerDelayMs)
+    return flight.promise
   }
 
   // SHOULD refresh: past the refresh point but still valid -> refresh in the background and keep
@@ -261,13 +321,13 @@ class Provider implements TokenProvider {
   }
 
   #refreshNow(reason: RefreshReason): Promise<TokenSet> {
-    if (this.#flight !== undefined) return this.#flight.promise
+    if (this.#flight !== undefined) return this.#join(this.#flight)
     if (this.#options.fetchToken === undefined) {
       return Promise.reject(
         new RefreshError(`${this.#options.label} cannot refresh: it has no fetchToken`, { code: 'ERR_NO_TOKEN' }),
       )
     }
-    return this.#start(reason).promise
+    return this.#join(this.#start(reason))
   }
 
   #start(reason: RefreshReason, delayMs = 0): Flight {
@@ -286,17 +346,21 @@ class Provider implements TokenProvider {
             clampDelay(refreshTimeoutMs + Math.max(0, delayMs)),
           )
     if (timeout !== undefined) unrefTimer(timeout)
+    const settled = () => {
+      clearTimeout(timeout)
+      clearTimeout(flight.keepAlive)
+    }
     const promise = withSignal(this.#pull(reason, controller.signal, delayMs), controller.signal).then(
       ({ token, fromStore }) => {
-        clearTimeout(timeout)
+        settled()
         return this.#succeeded(token, seq, fromStore ? 'store' : reason)
       },
       (error: unknown) => {
-        clearTimeout(timeout)
+        settled()
         throw this.#failed(error)
       },
     )
-    const flight: Flight = { promise, controller, timeout }
+    const flight: Flight = { promise, controller, timeout, keepAlive: undefined }
     this.#flight = flight
     this.#timer.clear()
     return flight
@@ -326,13 +390,33 @@ class Provider implements TokenProvider {
 
   async #fetch(reason: RefreshReason, signal: AbortSignal, current: TokenSet | undefined): Promise<TokenSet> {
     const fetchToken = this.#options.fetchToken as NonNullable<ResolvedOptions['fetchToken']>
-    const input = await fetchToken({
-      signal,
-      reason,
-      ...(current === undefined ? {} : { current }),
-      report: (error) => this.#report(error),
-    })
-    const set = this.#parse(input)
+    const { now } = this.#options
+    const request = async () => {
+      const sentAt = now()
+      let date: { value: number; at: number } | undefined
+      const input = await fetchToken({
+        signal,
+        reason,
+        ...(current === undefined ? {} : { current }),
+        report: (error) => this.#report(error),
+        reportDate: (value) => {
+          date = { value, at: now() }
+        },
+      })
+      // Evidence of the issuer's clock, before the answer is read on it: the endpoint's `Date` (unless
+      // it is wildly off), else the `iat` of a token fetched just now. A token we already hold (a
+      // caching endpoint) is no evidence of the time; pushed and stored tokens never are.
+      if (date === undefined || !this.#clock.observe(date.value, sentAt, date.at)) {
+        const issuedAt = issuedAtOf(input, this.#held?.set.accessToken)
+        if (issuedAt !== undefined) this.#clock.observe(issuedAt, sentAt, now())
+      }
+      return this.#parse(input)
+    }
+    const observers = this.#observers?.list
+    const set =
+      observers === undefined || observers.length === 0
+        ? await request()
+        : await runObserved(observers, reason, request)
     // Servers that do not rotate refresh tokens omit them: keep the one we have.
     if (set.refreshToken === undefined && current?.refreshToken !== undefined) {
       return { ...set, refreshToken: current.refreshToken }
@@ -395,7 +479,7 @@ class Provider implements TokenProvider {
     if (this.#disposed) throw new DisposedError(this.#options.label)
     this.#flight = undefined
     const now = this.#options.now()
-    const held = this.#hold(set, now)
+    const held = this.#hold(set)
     const replaced = this.#held
     if (!isValid(held, now)) {
       throw this.#failed(
@@ -419,11 +503,13 @@ class Provider implements TokenProvider {
           )
         }
         this.#recovered()
+        this.#lastRefreshAt = now
         this.#reschedule()
         return replaced.set
       }
     }
     this.#recovered()
+    this.#lastRefreshAt = now
     // A push (or the store) may have replaced the token while this pull ran: then the pulled
     // token only wins if it is newer, or if what replaced it has been refused since.
     if (seq === this.#seq || replaced === undefined || replaced.rejected || isNewer(set, replaced.set)) {
@@ -484,20 +570,38 @@ class Provider implements TokenProvider {
   #install(held: Held, reason: TokenReason): void {
     this.#seq++
     this.#held = held
-    this.#events.emit('token', { token: held.set, reason })
+    const clockOffsetMs = this.#clock.offsetMs
+    this.#events.emit('token', {
+      token: held.set,
+      reason,
+      ...(clockOffsetMs === undefined ? {} : { clockOffsetMs }),
+    })
     this.#reschedule()
   }
 
   #parse(input: TokenInput): TokenSet {
-    const set = parseToken(input, { now: this.#options.now() })
+    const set = parseToken(input, { now: this.#issuerNow() })
     const { expectedClaims, label } = this.#options
     if (expectedClaims !== undefined) checkClaims(set, expectedClaims, label)
     return set
   }
 
-  #hold(set: TokenSet, now: number): Held {
-    const schedule = scheduleFor(set, now, this.#options, Math.random)
-    return { set: Object.freeze(set), ...schedule, rejected: false, expiredEmitted: false }
+  // A token's times are on the issuer's clock; its schedule, like every timer, runs on ours.
+  #hold(set: TokenSet): Held {
+    const offset = this.#clock.offsetMs ?? 0
+    const { refreshAt, expiredAt } = scheduleFor(set, this.#issuerNow(), this.#options, Math.random)
+    return {
+      set: Object.freeze(set),
+      refreshAt: refreshAt - offset,
+      expiredAt: expiredAt - offset,
+      rejected: false,
+      expiredEmitted: false,
+    }
+  }
+
+  /** Now on the issuer's clock, as estimated: the base of `expiresIn` and of every schedule. */
+  #issuerNow(): number {
+    return this.#options.now() + (this.#clock.offsetMs ?? 0)
   }
 
   #reasonFor(now: number): RefreshReason {
@@ -549,6 +653,20 @@ aliasDispose(Provider)
 
 function isValid(held: Held, now: number): boolean {
   return !held.rejected && now < held.expiredAt
+}
+
+// The `iat` of a JWT that `fetchToken` returned, unless it is the token we already hold.
+function issuedAtOf(input: TokenInput, held: string | undefined): number | undefined {
+  const raw = typeof input === 'string' ? input : (input as { accessToken?: unknown } | null)?.accessToken
+  if (typeof raw !== 'string') return undefined
+  const token = raw.trim()
+  if (token === held) return undefined
+  try {
+    const iat = decodeClaims(token)?.iat
+    return typeof iat === 'number' && Number.isFinite(iat) ? iat * 1000 : undefined
+  } catch {
+    return undefined // parseToken reports a malformed token, with its own message
+  }
 }
 
 // Our own messages never carry a token; a foreign error is named, not quoted.

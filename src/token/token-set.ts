@@ -2,8 +2,10 @@ import { decodeJwt, type JWTPayload } from 'jose'
 import { AuthError, TokenDecodeError } from '../errors.js'
 
 /**
- * TokenSet is an access token plus what we know about it. Times are epoch milliseconds.
- * It is the one object of this library that holds a token: do not log it.
+ * TokenSet is an access token plus what we know about it. Times are epoch milliseconds on the
+ * issuer's clock: a provider converts a relative `expiresIn` with its estimate of that clock
+ * (see the `token` event's `clockOffsetMs`). It is the one object of this library that holds a
+ * token: do not log it.
  *
  * @example
  * ```ts
@@ -74,46 +76,48 @@ const unsafeCharacters = /[\s\u0000-\u001f\u007f]/
 /**
  * parseToken turns a {@link TokenInput} into a {@link TokenSet}. A string of three dot-separated
  * segments is a JWT, decoded (never verified) with jose's `decodeJwt` for its `exp` and `iat`;
- * any other non-empty string is an opaque token with unknown expiry. Throws a
- * {@link TokenDecodeError} naming the problem — never quoting the token.
+ * any other non-empty string is an opaque token with unknown expiry. Leading and trailing
+ * whitespace (a newline from a file or an environment variable) is trimmed from the token and the
+ * refresh token. `expiresIn` counts seconds from `now`; 0 or less means "unknown". When a JWT also
+ * has an `exp`, the earlier of the two expiries wins. Throws a {@link TokenDecodeError} naming the
+ * problem (whitespace inside the token, a non-numeric `expiresIn`, claims that are not finite
+ * numbers) — never quoting the token.
  *
  * @example
  * ```ts
  * parseToken(process.env.AGENT_TOKEN!)             // { accessToken, expiresAt, issuedAt }
  * parseToken({ accessToken: 'opaque', expiresIn: 3600 })
+ * parseToken({ accessToken: jwt, expiresIn: 0 })   // "unknown": the JWT's exp decides
  * ```
  */
 export function parseToken(input: TokenInput, options: ParseTokenOptions = {}): TokenSet {
   const now = options.now ?? Date.now()
-  if (typeof input === 'string') return fromString(input)
+  if (typeof input === 'string') return fromString(input.trim())
   if (typeof input !== 'object' || input === null) {
     throw new TokenDecodeError(`expected a token string or object, got ${input === null ? 'null' : typeof input}`)
   }
   const record = input as Record<string, unknown>
-  const accessToken = record['accessToken']
-  if (typeof accessToken !== 'string') throw new TokenDecodeError('"accessToken" must be a string')
+  const raw = record['accessToken']
+  if (typeof raw !== 'string') throw new TokenDecodeError('"accessToken" must be a string')
+  const accessToken = raw.trim()
   checkAccessToken(accessToken)
   const set: TokenSet = { accessToken }
   copyString(record, set, 'refreshToken')
   copyString(record, set, 'tokenType')
   copyString(record, set, 'scope')
 
-  if (record['expiresIn'] !== undefined) {
-    const expiresIn = record['expiresIn']
-    if (typeof expiresIn !== 'number' || !Number.isFinite(expiresIn) || expiresIn < 0) {
-      throw new TokenDecodeError('"expiresIn" must be a finite number of seconds, at least 0')
-    }
-    if (!Number.isFinite(now + expiresIn * 1000)) throw new TokenDecodeError('"expiresIn" is out of range')
-    set.issuedAt = now
-    set.expiresAt = now + expiresIn * 1000
-    return set
-  }
-  const expiresAt = optionalTime(record, 'expiresAt')
-  const issuedAt = optionalTime(record, 'issuedAt')
+  const relative = relativeExpiry(record['expiresIn'], now)
+  let expiresAt = optionalTime(record, 'expiresAt')
+  let issuedAt = optionalTime(record, 'issuedAt')
   if (expiresAt === undefined && issuedAt === undefined && isJwtShaped(accessToken)) {
-    // A JWT with no stated expiry: its claims are the best we know.
-    const decoded = fromString(accessToken)
-    return { ...decoded, ...set }
+    // A JWT with no stated times: its claims are the best we know.
+    ;({ expiresAt, issuedAt } = fromString(accessToken))
+  }
+  if (relative !== undefined) {
+    // Two expiries (an `expires_in` and a JWT `exp`): the earlier wins. Both are on the clock of
+    // `now`, which the provider sets to its estimate of the issuer's.
+    if (expiresAt === undefined || relative < expiresAt) expiresAt = relative
+    if (issuedAt === undefined || issuedAt >= expiresAt) issuedAt = Math.min(now, expiresAt - 1)
   }
   if (expiresAt !== undefined) set.expiresAt = expiresAt
   if (issuedAt !== undefined) set.issuedAt = issuedAt
@@ -121,6 +125,19 @@ export function parseToken(input: TokenInput, options: ParseTokenOptions = {}): 
     throw new TokenDecodeError('"expiresAt" is not after "issuedAt"')
   }
   return set
+}
+
+// `expiresIn` (seconds from `now`) as an epoch time; 0 or less means unknown, as some servers send
+// `expires_in: 0` for "never": the JWT `exp` then decides, and an opaque token is used until a 401.
+function relativeExpiry(expiresIn: unknown, now: number): number | undefined {
+  if (expiresIn === undefined) return undefined
+  if (typeof expiresIn !== 'number' || !Number.isFinite(expiresIn)) {
+    throw new TokenDecodeError('"expiresIn" must be a finite number of seconds')
+  }
+  if (expiresIn <= 0) return undefined
+  const at = now + expiresIn * 1000
+  if (!Number.isFinite(at)) throw new TokenDecodeError('"expiresIn" is out of range')
+  return at
 }
 
 /**
@@ -151,15 +168,19 @@ export function checkClaims(set: TokenSet, expected: Readonly<Record<string, unk
 }
 
 /**
- * isNewer tells whether `next` should replace `current` when pushed: a later `expiresAt`, or the
- * same `expiresAt` and a later `issuedAt`; with unknown expiry on either side, a different token.
- * An identical token is never newer.
+ * isNewer tells whether `next` should replace `current`: a later `expiresAt`, or the same
+ * `expiresAt` and a later `issuedAt`; with unknown expiry on either side, a different token.
+ * An identical token is never newer. With `tieWins` (a push: the control plane's latest word), a
+ * different token with the same `expiresAt` and `issuedAt` wins too; store reads keep ties, so
+ * processes never flap between two equally new tokens.
  */
-export function isNewer(next: TokenSet, current: TokenSet): boolean {
+export function isNewer(next: TokenSet, current: TokenSet, tieWins = false): boolean {
   if (next.accessToken === current.accessToken) return false
   if (next.expiresAt === undefined || current.expiresAt === undefined) return true
   if (next.expiresAt !== current.expiresAt) return next.expiresAt > current.expiresAt
-  return (next.issuedAt ?? Number.NEGATIVE_INFINITY) > (current.issuedAt ?? Number.NEGATIVE_INFINITY)
+  const nextIssued = next.issuedAt ?? Number.NEGATIVE_INFINITY
+  const currentIssued = current.issuedAt ?? Number.NEGATIVE_INFINITY
+  return nextIssued > currentIssued || (tieWins && nextIssued === currentIssued)
 }
 
 function isJwtShaped(token: string): boolean {
@@ -230,7 +251,8 @@ function copyString(from: Record<string, unknown>, to: TokenSet, key: 'refreshTo
   const value = from[key]
   if (value === undefined) return
   if (typeof value !== 'string') throw new TokenDecodeError(`"${key}" must be a string`)
-  to[key] = value
+  // A refresh token is a credential like the access token: stray whitespace around it is trimmed too.
+  to[key] = key === 'refreshToken' ? value.trim() : value
 }
 
 function optionalTime(from: Record<string, unknown>, key: 'expiresAt' | 'issuedAt'): number | undefined {

@@ -1,3 +1,4 @@
+import type { TokenHealth } from '../health/types.js'
 import type { TokenInput, TokenSet } from './token-set.js'
 
 /**
@@ -48,6 +49,12 @@ export interface FetchTokenContext {
   current?: TokenSet
   /** Reports a problem that did not fail the refresh; it becomes an `error` event. */
   report(error: unknown): void
+  /**
+   * Reports the token endpoint's clock: the `Date` header of its answer, in epoch ms. The provider
+   * uses it (rather than the token's `iat`) to estimate how far the issuer's clock is from ours.
+   * Absent on providers from older copies of the library: call it as `reportDate?.(ms)`.
+   */
+  reportDate?(date: number): void
 }
 
 /**
@@ -111,6 +118,11 @@ export type TokenProviderEvents = {
     token: TokenSet
     /** Why it changed. */
     reason: TokenReason
+    /**
+     * The provider's estimate of the issuer's clock minus the local clock, in ms, once it has
+     * evidence (a token endpoint's `Date` header, or the `iat` of a token it fetched itself).
+     */
+    clockOffsetMs?: number
   }
   /** A refresh failed, or a non-fatal problem was reported. */
   error: TokenProviderErrorEvent
@@ -166,6 +178,7 @@ export interface GetTokenOptions {
  * tokens.setToken(pushedJwt) // false unless it is newer than the current token
  * tokens.invalidate(token) // a server refused it: if it is still current, it is replaced
  * console.log(tokens.state, tokens.current?.expiresAt)
+ * console.log(JSON.stringify(tokens.health())) // {"state":"fresh","healthy":true,"consecutiveFailures":0,...}
  * tokens.dispose()
  * ```
  */
@@ -186,6 +199,13 @@ export interface TokenProvider extends Disposable {
   invalidate(accessToken: string): void
   /** Subscribes to an event; returns the unsubscribe function. */
   on<K extends keyof TokenProviderEvents>(type: K, handler: (event: TokenProviderEvents[K]) => void): () => void
+  /**
+   * A token-free snapshot for health checks: state, whether a token would be sent now, expiry,
+   * refresh times and failures since the last success. Cheap and JSON-safe; see {@link TokenHealth}.
+   * Providers made by copies of the library older than 0.2 lack it: registries, `createHealthHandler`
+   * and `instrument` then derive what they can from `state` and `current`.
+   */
+  health(): TokenHealth
   /** Stops timers, aborts a refresh in flight, removes listeners. Idempotent. */
   dispose(): void
 }

@@ -158,7 +158,7 @@ const tokenFaults: { fault: TokenFault; code: string; message: RegExp; abandoned
   {
     fault: 'malformed',
     code: 'ERR_TOKEN_SOURCE',
-    message: /token endpoint \S+ answered 200 with a body that is not JSON$/,
+    message: /token endpoint \S+ answered 200 with a body that is neither JSON nor a form$/,
     abandoned: false,
   },
   {
@@ -294,7 +294,7 @@ describe('token endpoint faults, more', () => {
     [[500, 500, 'ok'], 3, undefined],
     [[500, 500, 500], 3, /answered 500 \(server_error\)$/],
     [['hang'], 1, /did not answer within 1000 ms$/],
-    [['malformed'], 1, /answered 200 with a body that is not JSON$/],
+    [['malformed'], 1, /answered 200 with a body that is neither JSON nor a form$/],
   ] as [TokenFault[], number, RegExp | undefined][])(
     "lets the source's own retries (retry: 2) ride out %j: %i requests",
     async (script, hits, failure) => {
@@ -354,23 +354,25 @@ describe('token endpoint faults, more', () => {
     expect(s.token.hits.map((hit) => hit.fault)).toEqual(['ok', 'same', 'ok'])
   })
 
-  it('believes expires_in over the JWT exp: an expired JWT sent with a fresh expires_in is caught by the 401 retry', async () => {
+  it('takes the earlier of expires_in and the JWT exp: an expired JWT sent with a fresh expires_in is refused, never sent', async () => {
     const s = await setup()
     const held = await s.tokens.getToken()
     s.clock.jump(hour)
     // The endpoint hands back the (now expired) token with `expires_in: 3600`, as a stale cache would.
     s.token.script.push('same')
-    const response = await s.client.fetch(agentPath, { method: 'POST', body: '{}' })
-    expect(response.status).toBe(200)
-    expect(s.installed.map((event) => event.reason)).toEqual(['initial', 'expired', 'unauthorized'])
-    expect(s.installed[1]?.token.accessToken).toBe(held)
-    expect(s.api.hits.map((hit) => [hit.status, hit.token === held])).toEqual([
-      [401, true],
-      [200, false],
-    ])
-    expect(s.retries).toHaveLength(1)
+    const outcome = await s.call()
+    expect(outcome).toBeInstanceOf(RefreshError)
+    expect(((outcome as RefreshError).cause as Error).message).toBe(
+      'token provider "agent-a": fetchToken returned a token that has already expired',
+    )
+    expect(s.api.hits).toEqual([])
+    // After the backoff, the next token is a fresh one.
+    s.clock.jump(s.errors.at(-1)?.retryInMs ?? 0)
+    expect(await s.call()).toBe(200)
+    expect(s.installed.map((event) => event.reason)).toEqual(['initial', 'expired'])
+    expect(s.installed[1]?.token.accessToken).not.toBe(held)
+    expect(s.api.hits.map((hit) => hit.status)).toEqual([200])
     expect(s.token.hits.map((hit) => hit.fault)).toEqual(['ok', 'same', 'ok'])
-    expect(s.errors).toEqual([])
   })
 })
 
@@ -409,7 +411,9 @@ describe('API faults', () => {
     for (let i = 1; i <= 3; i++) {
       expect(await s.call()).toBe(401)
       expect(s.api.hits).toHaveLength(2 * i)
-      expect(s.token.hits).toHaveLength(1 + i)
+      // The replay's token was refused too, so it is replaced before the next request: two grants a request.
+      await s.tokens.getToken()
+      expect(s.token.hits).toHaveLength(1 + 2 * i)
     }
     expect(s.api.hits.every((hit) => hit.status === 401)).toBe(true)
     expect(s.retries).toHaveLength(3)
@@ -449,12 +453,14 @@ describe('API faults', () => {
 })
 
 describe('clock skew', () => {
-  // The provider's clock is frozen at whole seconds, so every boundary is exact to the millisecond.
-  // With `expires_in`, the lifetime counts from receipt and the issuer's clock does not matter; from
-  // the JWT alone, an issuer ahead moves every point earlier by its lead, and one behind gives a
-  // token whose `exp` is that much sooner. Either way the refresh point comes before the API (whose
-  // clock is ours) refuses the token.
-  const cases = [10 * minute, -10 * minute].flatMap((skewMs) =>
+  // The issuer and the API share a clock, `skewMs` off ours: the API checks `exp` on the issuer's
+  // clock, as real resource servers do. The provider's clock is frozen at whole seconds, so every
+  // boundary is exact to the millisecond. The endpoint's `Date` header is on the real clock, months
+  // away from this test's, so the provider ignores it and estimates the issuer's clock from the `iat`
+  // of the token it fetched: the evidence is whole seconds, and a frozen clock puts the issuer time
+  // anywhere in [iat, iat + 1 s), so a skewed estimate takes the safe end, 1 s older. A correct clock
+  // keeps an estimate of exactly 0, and 0.1's schedule.
+  const cases = [10 * minute, -10 * minute, 0].flatMap((skewMs) =>
     [8 * hour, hour].flatMap((lifetimeMs) => [false, true].map((expiresIn) => ({ skewMs, lifetimeMs, expiresIn }))),
   )
 
@@ -462,9 +468,10 @@ describe('clock skew', () => {
     'issuer clock $skewMs ms off, $lifetimeMs ms tokens, expires_in sent: $expiresIn',
     async ({ skewMs, lifetimeMs, expiresIn }) => {
       const clock = testClock(T0)
+      const issuerNow = () => clock.now() + skewMs
       const token = await startFaultyTokenServer({ now: clock.now, lifetimeMs, skewMs, expiresIn })
       cleanups.push(token.close)
-      const api = await startFaultyApiServer({ now: clock.now })
+      const api = await startFaultyApiServer({ now: issuerNow })
       cleanups.push(api.close)
       const tokens = createTokenProvider({
         fetchToken: clientCredentials({ tokenUrl: token.tokenUrl, clientId: 'agent-a', clientSecret: 's', retry: 0 }),
@@ -472,18 +479,21 @@ describe('clock skew', () => {
         refreshJitterRatio: 0,
       })
       cleanups.push(() => tokens.dispose())
+      const events: TokenProviderEvents['token'][] = []
+      tokens.on('token', (event) => events.push(event))
       const client = new RefreshingClient({ tokens, baseUrl: api.origin })
       const call = async () => (await client.fetch(agentPath)).status
       expect(await call()).toBe(200)
       const held = tokens.current?.accessToken as string
       const exp = (JSON.parse(Buffer.from(held.split('.')[1] as string, 'base64url').toString()) as { exp: number }).exp
+      const offsetMs = skewMs === 0 ? 0 : skewMs + second
+      expect(events.map((event) => event.clockOffsetMs)).toEqual([offsetMs])
+      // Times in the token set are the issuer's; the earlier expiry (here both agree) is kept.
+      expect(tokens.current?.expiresAt).toBe(exp * 1000)
       // Where the schedule must put the refresh and expired points, on our clock.
-      const start = expiresIn || skewMs > 0 ? T0 : T0 + skewMs
-      const refreshAt = start + 0.8 * lifetimeMs
-      const expiredAt = start + lifetimeMs - 30 * second
-      expect(tokens.current?.expiresAt).toBe(expiresIn ? T0 + lifetimeMs : exp * 1000)
-      expect(refreshAt).toBeLessThan(exp * 1000) // the API accepts the token until its exp
-      if (!expiresIn) expect(expiredAt).toBeLessThan(exp * 1000)
+      const refreshAt = T0 + skewMs - offsetMs + 0.8 * lifetimeMs
+      const expiredAt = T0 + skewMs - offsetMs + lifetimeMs - 30 * second
+      expect(expiredAt).toBeLessThan(exp * 1000 - skewMs) // the API accepts the token until its exp
       for (const [at, state] of [
         [refreshAt - 1, 'fresh'],
         [refreshAt, 'stale'],

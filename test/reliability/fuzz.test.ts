@@ -115,11 +115,13 @@ function expectParsedOrRefused(input: unknown): TokenSet | undefined {
   }
   expect(typeof set.accessToken).toBe('string')
   expect(set.accessToken.length).toBeGreaterThan(0)
-  if (typeof input === 'string') expect(set.accessToken).toBe(input)
+  // Whitespace around a token is trimmed where it enters; none is ever left in it.
+  if (typeof input === 'string') expect(set.accessToken).toBe(input.trim())
+  expect(/\s/.test(set.accessToken)).toBe(false)
   for (const time of [set.expiresAt, set.issuedAt]) {
     if (time !== undefined) expect(Number.isFinite(time)).toBe(true)
   }
-  // `expiresIn: 0` is a token that expires as it arrives: the provider refuses it as expired.
+  // `expiresIn` of 0 or less is "unknown": never a token that expires as it arrives.
   if (set.expiresAt !== undefined && set.issuedAt !== undefined) {
     expect(set.expiresAt).toBeGreaterThanOrEqual(set.issuedAt)
   }

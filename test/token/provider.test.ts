@@ -610,7 +610,9 @@ describe('createTokenProvider', () => {
 
   it('types its events', () => {
     const tokens = provider({})
-    tokens.on('token', (event) => expectTypeOf(event).toEqualTypeOf<{ token: TokenSet; reason: TokenReason }>())
+    tokens.on('token', (event) =>
+      expectTypeOf(event).toEqualTypeOf<{ token: TokenSet; reason: TokenReason; clockOffsetMs?: number }>(),
+    )
     tokens.on('error', (event) => expectTypeOf(event).toEqualTypeOf<TokenProviderErrorEvent>())
     tokens.on('expired', (event) => expectTypeOf(event).toEqualTypeOf<{ expiresAt: number }>())
     tokens.on('disposed', (event) => expectTypeOf(event).toEqualTypeOf<undefined>())
@@ -640,6 +642,40 @@ describe('createTokenProvider', () => {
     expect(errors[0]?.error.message).toMatch(/returned the token the provider already holds/)
     expect(tokens.current?.accessToken).toBe(token)
   })
+
+  it.each([-hour, -50 * second, 50 * second, 180 * second, hour])(
+    'with a local clock %d ms off the issuer, takes the first token and backs off per step while a caching endpoint hands it back',
+    async (offsetMs) => {
+      let calls = 0
+      let cached: Promise<string> | undefined
+      const tokens = provider({
+        now: () => Date.now() + offsetMs,
+        fetchToken: () => {
+          calls++
+          cached ??= signed(mint({ lifetimeMs: hour }))
+          return cached
+        },
+      })
+      const installed = record(tokens, 'token')
+      const errors = record(tokens, 'error')
+      await tokens.getToken()
+      // The token's iat puts the issuer `offsetMs` behind us (to the second, on the safe side).
+      expect(installed).toHaveLength(1)
+      expect(installed[0]?.clockOffsetMs).toBeGreaterThanOrEqual(-offsetMs)
+      expect(installed[0]?.clockOffsetMs).toBeLessThanOrEqual(-offsetMs + second)
+      expect(tokens.health()).toMatchObject({ healthy: true, clockOffsetMs: installed[0]?.clockOffsetMs })
+      expect(tokens.state).toBe('fresh')
+      await advance(48 * minute - 2 * second) // just before the refresh point, on the issuer's clock
+      expect(calls).toBe(1)
+      await advance(minute + 2 * second)
+      // Backoff 1, 2, 4, 8, 16 and 30 s (up to 20% sooner each): 6 more calls in the minute, not 60.
+      expect(calls).toBeGreaterThanOrEqual(8)
+      expect(calls).toBeLessThanOrEqual(10)
+      expect(installed).toHaveLength(1)
+      expect(errors[0]?.error.message).toMatch(/returned the token the provider already holds/)
+      expect(tokens.state).toBe('stale')
+    },
+  )
 
   it('takes the held token back quietly from an explicit refresh()', async () => {
     const token = await mint({ lifetimeMs: hour })

@@ -39,6 +39,50 @@ describe('parseToken', () => {
     })
   })
 
+  it.each([
+    ['a trailing newline', (t: string) => `${t}\n`],
+    ['a trailing CRLF', (t: string) => `${t}\r\n`],
+    ['leading spaces and a tab', (t: string) => `  \t${t}`],
+    ['both sides', (t: string) => `\n ${t} \r\n\t`],
+  ])('trims %s around a JWT, an opaque token and a refresh token', async (_, pad) => {
+    const jwt = await mint({ issuedAt: 1_700_000_000_000, lifetimeMs: 60_000 })
+    const decoded = { accessToken: jwt, issuedAt: 1_700_000_000_000, expiresAt: 1_700_000_060_000 }
+    expect(parseToken(pad(jwt))).toEqual(decoded)
+    expect(parseToken({ accessToken: pad(jwt), refreshToken: pad('r-1') })).toEqual({ ...decoded, refreshToken: 'r-1' })
+    expect(parseToken(pad('opaque-token'))).toEqual({ accessToken: 'opaque-token' })
+    expect(parseToken({ accessToken: pad('opaque'), expiresIn: 60 }, { now: 1_000 })).toEqual({
+      accessToken: 'opaque',
+      issuedAt: 1_000,
+      expiresAt: 61_000,
+    })
+  })
+
+  it.each([0, -1, -3600])(
+    'reads expiresIn %d as unknown: a JWT exp decides, an opaque token has no expiry',
+    async (expiresIn) => {
+      const jwt = await mint({ issuedAt: 1_700_000_000_000, lifetimeMs: 60_000 })
+      expect(parseToken({ accessToken: jwt, expiresIn }, { now: 1_700_000_001_000 })).toEqual({
+        accessToken: jwt,
+        issuedAt: 1_700_000_000_000,
+        expiresAt: 1_700_000_060_000,
+      })
+      expect(parseToken({ accessToken: 'opaque', expiresIn }, { now: 1_000 })).toEqual({ accessToken: 'opaque' })
+    },
+  )
+
+  it.each([
+    ['expires_in later than exp: exp wins', 3600, 1_700_000_060_000],
+    ['expires_in earlier than exp: expires_in wins', 10, 1_700_000_011_000],
+    ['both the same', 59, 1_700_000_060_000],
+  ])('takes the earlier of two expiries, %s', async (_, expiresIn, expiresAt) => {
+    const jwt = await mint({ issuedAt: 1_700_000_000_000, lifetimeMs: 60_000 })
+    expect(parseToken({ accessToken: jwt, expiresIn }, { now: 1_700_000_001_000 })).toEqual({
+      accessToken: jwt,
+      issuedAt: 1_700_000_000_000,
+      expiresAt,
+    })
+  })
+
   it('keeps a TokenSet with explicit times as it is', () => {
     const set = { accessToken: 'x', expiresAt: 5_000, issuedAt: 1_000, tokenType: 'Bearer', scope: 'a b' }
     expect(parseToken(set)).toEqual(set)
@@ -58,7 +102,8 @@ describe('parseToken', () => {
   it.each([
     ['', 'the token is empty'],
     ['a b', 'the token contains whitespace or control characters'],
-    ['abc\n', 'the token contains whitespace or control characters'],
+    ['a\tb', 'the token contains whitespace or control characters'],
+    ['ab\u0000c', 'the token contains whitespace or control characters'],
     ['aaa..ccc', 'malformed JWT: the payload segment is empty'],
     ['aaa.%%%.ccc', 'malformed JWT: the payload is not valid base64url'],
     [`aaa.${Buffer.from('not json').toString('base64url')}.ccc`, 'malformed JWT: the payload is not JSON'],
@@ -85,9 +130,12 @@ describe('parseToken', () => {
     [42, 'expected a token string or object, got number'],
     [{}, '"accessToken" must be a string'],
     [{ accessToken: '' }, 'the token is empty'],
-    [{ accessToken: 'x', expiresIn: -1 }, '"expiresIn" must be a finite number of seconds, at least 0'],
-    [{ accessToken: 'x', expiresIn: Number.NaN }, '"expiresIn" must be a finite number of seconds, at least 0'],
-    [{ accessToken: 'x', expiresIn: '60' }, '"expiresIn" must be a finite number of seconds, at least 0'],
+    [{ accessToken: 'x', expiresIn: Number.NaN }, '"expiresIn" must be a finite number of seconds'],
+    [{ accessToken: 'x', expiresIn: '60' }, '"expiresIn" must be a finite number of seconds'],
+    [{ accessToken: 'x', expiresIn: null }, '"expiresIn" must be a finite number of seconds'],
+    [{ accessToken: 'x', expiresIn: -Infinity }, '"expiresIn" must be a finite number of seconds'],
+    [{ accessToken: ' a b ' }, 'the token contains whitespace or control characters'],
+    [{ accessToken: ' \n ' }, 'the token is empty'],
     [{ accessToken: 'x', expiresIn: 1e306 }, '"expiresIn" is out of range'],
     [{ accessToken: 'x', expiresAt: '1' }, '"expiresAt" must be a finite number of epoch milliseconds'],
     [{ accessToken: 'x', issuedAt: Infinity }, '"issuedAt" must be a finite number of epoch milliseconds'],

@@ -1,0 +1,89 @@
+// What instrumentation adds to a request: client.fetch over a stub fetch (a prebuilt Response),
+// with and without `instrument(client)` from `refreshing-client/otel` (the OpenTelemetry SDK's
+// meter and tracer providers behind it), in the same process, in interleaved rounds. The hot path
+// records nothing per request (only a replay is counted), so the difference should be noise.
+import {
+  AggregationTemporality,
+  InMemoryMetricExporter,
+  MeterProvider,
+  PeriodicExportingMetricReader,
+} from '@opentelemetry/sdk-metrics'
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base'
+import { distEntry, emit, log, median, nowNs, rotate, row } from './lib/harness.mjs'
+import { mint } from './lib/jwt.mjs'
+
+const { RefreshingClient } = await import(distEntry)
+const { instrument } = await import(distEntry.replace(/index\.mjs$/, 'otel.mjs'))
+
+const rounds = 40
+const calls = 50_000
+const origin = 'http://127.0.0.1:9'
+const prebuilt = new Response('{"ok":true}', { headers: { 'content-type': 'application/json' } })
+const stub = () => Promise.resolve(prebuilt)
+
+const reader = new PeriodicExportingMetricReader({
+  exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE),
+  exportIntervalMillis: 2 ** 31 - 1,
+})
+const meterProvider = new MeterProvider({ readers: [reader] })
+const tracerProvider = new BasicTracerProvider({
+  spanProcessors: [new SimpleSpanProcessor(new InMemorySpanExporter())],
+})
+
+// Two clients alike but for the instrumentation, each with its own provider and token.
+const plain = new RefreshingClient({
+  tokens: { name: 'plain', initialToken: await mint() },
+  baseUrl: origin,
+  fetch: stub,
+})
+const observed = new RefreshingClient({
+  tokens: { name: 'observed', initialToken: await mint() },
+  baseUrl: origin,
+  fetch: stub,
+})
+// An A/A control: a third client, alike and not instrumented, shows what two clients differ by anyway.
+const control = new RefreshingClient({
+  tokens: { name: 'control', initialToken: await mint() },
+  baseUrl: origin,
+  fetch: stub,
+})
+const stop = instrument(observed, { meterProvider, tracerProvider })
+
+async function perCall(client) {
+  const start = nowNs()
+  for (let i = 0; i < calls; i++) await client.fetch('/v1/items')
+  return (nowNs() - start) / calls
+}
+
+const variants = [
+  { client: plain, samples: [] },
+  { client: observed, samples: [] },
+  { client: control, samples: [] },
+]
+for (let warm = 0; warm < 10; warm++) for (const variant of variants) await perCall(variant.client)
+for (let round = 0; round < rounds; round++) {
+  for (const variant of rotate(variants, round)) variant.samples.push(await perCall(variant.client))
+}
+const [plainNs, observedNs] = variants.map((variant) => median(variant.samples))
+const addedNs = median(variants[1].samples.map((ns, i) => ns - variants[0].samples[i]))
+const controlNs = median(variants[2].samples.map((ns, i) => ns - variants[0].samples[i]))
+log(
+  `otel: client.fetch ${plainNs.toFixed(0)} ns, instrumented ${observedNs.toFixed(0)} ns, +${addedNs.toFixed(0)} ns (A/A control ${controlNs.toFixed(0)} ns)`,
+)
+stop()
+plain.dispose()
+observed.dispose()
+control.dispose()
+await meterProvider.shutdown()
+await tracerProvider.shutdown()
+emit([
+  row('otel, GET: client.fetch over the stub, not instrumented', plainNs, 'ns/call', plainNs),
+  row('otel, GET: client.fetch over the stub, instrument(client)', observedNs, 'ns/call', plainNs),
+  row('otel, GET: added by instrumentation (median of per-round differences)', addedNs, 'ns/call', plainNs),
+  row(
+    'otel, GET: A/A control, a second uninstrumented client (median of per-round differences)',
+    controlNs,
+    'ns/call',
+    plainNs,
+  ),
+])
