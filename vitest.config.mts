@@ -3,8 +3,9 @@ import { configDefaults, defineConfig } from 'vitest/config'
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    // The 30-day soaks run with `npm run test:soak` (vitest.soak.config.mts).
-    exclude: [...configDefaults.exclude, 'test/soak/**'],
+    // The 30-day soaks run with `npm run test:soak` (vitest.soak.config.mts), the MCP load run
+    // alone with `npm run test:mcp` (vitest.mcp.config.mts).
+    exclude: [...configDefaults.exclude, 'test/soak/**', 'test/mcp/**'],
     setupFiles: ['test/helpers/setup.ts'],
     globalSetup: ['test/helpers/global-setup.ts'],
     // Unhandled rejections fail the run (vitest's default): keep it that way.

@@ -29,6 +29,7 @@ export type AuthErrorCode =
   | 'ERR_DISPOSED'
   | 'ERR_CROSS_ORIGIN'
   | 'ERR_TOKEN_SOURCE'
+  | 'ERR_DISCOVERY'
   | 'ERR_STORE'
   | 'ERR_STORE_UNREADABLE'
 

@@ -47,8 +47,15 @@ export type {
   TokenRegistry,
   TokenRegistryEvents,
 } from './registry/types.js'
+export type { ClientAssertionAlgorithm } from './sources/client-assertion.js'
+export type { ClientAuthMethod, ClientAuthOptions } from './sources/client-auth.js'
 export { type ClientCredentialsOptions, clientCredentials } from './sources/client-credentials.js'
-export type { ClientAuthMethod, TokenEndpointOptions } from './sources/endpoint-options.js'
+export {
+  type DiscoveredTokenEndpoint,
+  type DiscoverTokenEndpointOptions,
+  discoverTokenEndpoint,
+} from './sources/discovery.js'
+export type { TokenEndpointOptions } from './sources/endpoint-options.js'
 export { type RefreshTokenGrantOptions, refreshTokenGrant } from './sources/refresh-token-grant.js'
 export { createMemoryStore, type MemoryStoreOptions } from './store/memory-store.js'
 export type { Lease, TokenStore } from './store/types.js'

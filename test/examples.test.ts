@@ -42,6 +42,13 @@ const examples: [file: string, output: RegExp][] = [
     'health-and-otel.ts',
     /readyz: 503 \{"state":"empty","healthy":false,"consecutiveFailures":0\}\nreadyz: 200 \(no-store\)\n[\s\S]*refreshing_client\.refreshes \{"provider":"agent-1","outcome":"success","reason":"initial"\} 1\.0[\s\S]*refreshing_client\.token\.time_to_expiry \{"provider":"agent-3"\} 5\d\.\d\nspans: \d+ × refreshing_client\.refresh$/m,
   ],
+  [
+    'mcp-agent.ts',
+    /^70 calls over 7 s, 0 failed, 2 metadata requests\nafter a revocation: 20 calls, 0 failed, 1 token request$/m,
+  ],
+  ['mcp-sse.ts', /^over SSE: \[\{"type":"text","text":"pong"\}\], 0 refused$/m],
+  ['mcp-client-v2.ts', /^client 2\.x after a revocation: 30\/30 ok, 1 token request$/m],
+  ['sdk-clients.ts', /^openai: pong\naxios: Rex\nopenapi-fetch: Rex\nafter a revocation: 30\/30 ok, 1 token request$/m],
 ]
 
 describe.concurrent('examples', () => {

@@ -1,28 +1,53 @@
 import type { DPoP } from '../dpop/dpop.js'
-import { signerOf } from '../dpop/signer.js'
 import { maxTimerDelayMs } from '../internal/timer.js'
-import { dpopFetch } from './dpop-fetch.js'
+
+export { formEncode } from './client-auth.js'
 
 /**
  * TokenEndpointOptions are the options every OAuth2 token source shares: where the token endpoint
- * is, who the client is, and how one token request behaves on the network.
+ * is (`tokenUrl`, or discovered from `issuer` or `protectedResource`), who the client is, what the
+ * token is for (`resource`), and how one token request behaves on the network.
+ *
+ * Discovery happens on the first token request and its result is kept for the source's life (one
+ * discovery in flight, whatever the number of callers); a failed discovery is tried again on the
+ * next token request, which the provider's backoff paces. Each metadata request is bounded by
+ * `timeoutMs`. See {@link discoverTokenEndpoint} for the checks.
  *
  * @example
  * ```ts
  * const endpoint: TokenEndpointOptions = {
- *   tokenUrl: 'https://auth.example.com/oauth2/token',
+ *   protectedResource: 'https://tools.example.com/mcp', // finds the token endpoint, and the resource to ask for
  *   clientId: 'agent-runner',
- *   params: { resource: 'https://api.example.com' },
  *   timeoutMs: 5_000,
  * }
  * ```
  */
 export interface TokenEndpointOptions {
-  /** The token endpoint, an absolute `http:` or `https:` URL. Errors name it without its query string. */
-  tokenUrl: string | URL
+  /**
+   * The token endpoint, an absolute `http:` or `https:` URL. Errors name it without its query
+   * string. Give this, `issuer` or `protectedResource`.
+   */
+  tokenUrl?: string | URL | undefined
+  /**
+   * The authorization server's issuer identifier: its token endpoint is discovered (RFC 8414, then
+   * OpenID Connect Discovery) unless `tokenUrl` is given too, and it is the `aud` of
+   * `private_key_jwt` assertions. With `protectedResource`, it picks one of the resource's servers.
+   */
+  issuer?: string | URL | undefined
+  /**
+   * A protected resource, such as an MCP server's URL: its metadata (RFC 9728) names the
+   * authorization server, whose token endpoint is then discovered, and its identifier is the
+   * default `resource`. Not with `tokenUrl`.
+   */
+  protectedResource?: string | URL | undefined
+  /**
+   * The resource indicator(s) the token is for (RFC 8707): absolute URIs, each sent as a `resource`
+   * form parameter. @default the protected resource's identifier with `protectedResource`, else none
+   */
+  resource?: string | readonly string[] | undefined
   /** The client identifier (RFC 6749 §2.2). */
   clientId: string
-  /** Extra form parameters, such as `resource` (RFC 8707). They cannot replace a parameter the grant sets. */
+  /** Extra form parameters. They cannot replace a parameter the grant or the client authentication sets. */
   params?: Record<string, string> | undefined
   /** Extra request headers. `Authorization` and `Content-Type` belong to the source and cannot be set here. */
   headers?: Record<string, string> | undefined
@@ -44,26 +69,12 @@ export interface TokenEndpointOptions {
   dpop?: DPoP | undefined
 }
 
-/**
- * ClientAuthMethod is how a confidential client authenticates at the token endpoint (RFC 6749
- * §2.3.1): `client_secret_basic` in an `Authorization: Basic` header, or `client_secret_post` in
- * the form body.
- *
- * @example
- * ```ts
- * const authMethod: ClientAuthMethod = 'client_secret_post'
- * ```
- */
-export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post'
-
 /** endpointDefaults are the OAuth2 token sources' defaults, in one place. Times are milliseconds. */
 export const endpointDefaults = Object.freeze({
   /** Long enough for a slow identity provider, short enough that a hung socket fails the attempt. */
   timeoutMs: 10_000,
   /** Two quick retries ride out a blip; longer outages are the provider's backoff's business. */
   retry: 2,
-  /** The method every server must support (RFC 6749 §2.3.1). */
-  authMethod: 'client_secret_basic' as ClientAuthMethod,
 })
 
 /** Endpoint is one validated token endpoint, ready for requests. It holds the client's credentials: never expose it. */
@@ -82,87 +93,6 @@ export interface Endpoint {
   readonly secrets: readonly string[]
 }
 
-/** ClientAuth is what a grant adds to the shared options. */
-export interface ClientAuth {
-  clientSecret: string | undefined
-  authMethod: ClientAuthMethod | undefined
-  /** Form parameters the grant sets itself, which `params` may not replace. */
-  reserved: readonly string[]
-}
-
-/**
- * resolveEndpoint validates the options of the source called `source` and builds its endpoint. It
- * throws a `TypeError` or `RangeError` naming the option, and never quoting a value (it may be a
- * secret).
- */
-export function resolveEndpoint(source: string, options: TokenEndpointOptions, auth: ClientAuth): Endpoint {
-  const fail = (message: string) => new TypeError(`${source}: ${message}`)
-  const { tokenUrl, clientId, params = {}, headers = {}, fetch } = options
-  const url = parseTokenUrl(tokenUrl, fail)
-  if (typeof clientId !== 'string' || clientId === '') throw fail('clientId must be a non-empty string')
-  if (auth.clientSecret !== undefined && (typeof auth.clientSecret !== 'string' || auth.clientSecret === '')) {
-    throw fail('clientSecret must be a non-empty string')
-  }
-  const authMethod = auth.authMethod ?? endpointDefaults.authMethod
-  if (authMethod !== 'client_secret_basic' && authMethod !== 'client_secret_post') {
-    throw fail("authMethod must be 'client_secret_basic' or 'client_secret_post'")
-  }
-  if (auth.clientSecret === undefined && auth.authMethod !== undefined) {
-    throw fail('authMethod needs a clientSecret: a public client only sends its client_id')
-  }
-  if (fetch !== undefined && typeof fetch !== 'function') throw fail('fetch must be a function')
-  const dpop = options.dpop === undefined ? undefined : signerOf(options.dpop, `${source}: dpop`)
-
-  const reserved = new Set([...auth.reserved, 'client_id', 'client_secret'])
-  const extra = stringRecord(params, 'params', fail)
-  for (const [name] of extra) if (reserved.has(name)) throw fail(`params.${name} is set by ${source} itself`)
-  const extraHeaders = stringRecord(headers, 'headers', fail)
-  for (const [name] of extraHeaders) {
-    const lower = name.toLowerCase()
-    if (lower === 'authorization' || lower === 'content-type') throw fail(`headers may not set ${name}`)
-  }
-  try {
-    new Headers(extraHeaders as [string, string][])
-  } catch {
-    throw fail('headers must be valid HTTP header names and values')
-  }
-
-  const sent: Record<string, string> = {
-    accept: 'application/json',
-    'content-type': 'application/x-www-form-urlencoded',
-    ...Object.fromEntries(extraHeaders),
-  }
-  const clientParams: (readonly [string, string])[] = []
-  const secrets: string[] = []
-  if (auth.clientSecret === undefined) {
-    clientParams.push(['client_id', clientId])
-  } else if (authMethod === 'client_secret_post') {
-    clientParams.push(['client_id', clientId], ['client_secret', auth.clientSecret])
-    secrets.push(auth.clientSecret, formEncode(auth.clientSecret))
-  } else {
-    // RFC 6749 §2.3.1: both parts are form-urlencoded before they are joined and base64-encoded,
-    // so a `:` in the client id cannot split the pair. The result is ASCII, which `btoa` takes.
-    const credentials = btoa(`${formEncode(clientId)}:${formEncode(auth.clientSecret)}`)
-    sent['authorization'] = `Basic ${credentials}`
-    secrets.push(auth.clientSecret, formEncode(auth.clientSecret), credentials)
-  }
-  return {
-    url: url.href,
-    label: `${source}: token endpoint ${url.origin}${url.pathname}`,
-    headers: Object.freeze(sent),
-    params: Object.freeze([...extra, ...clientParams]),
-    timeoutMs: duration(source, 'timeoutMs', options.timeoutMs, endpointDefaults.timeoutMs),
-    retry: retryLimit(source, options.retry),
-    fetch: dpop === undefined ? fetch : dpopFetch(dpop, fetch),
-    secrets: Object.freeze(secrets),
-  }
-}
-
-/** formEncode encodes one value as application/x-www-form-urlencoded does: spaces become `+`. */
-export function formEncode(value: string): string {
-  return new URLSearchParams([['', value]]).toString().slice(1)
-}
-
 /**
  * redact replaces every secret in `text` (a server's error description may echo what it was sent)
  * and keeps the text short and on one line, since it ends up in an error message.
@@ -174,7 +104,8 @@ export function redact(text: string, secrets: readonly string[]): string {
   return result.length > 200 ? `${result.slice(0, 200)}…` : result
 }
 
-function parseTokenUrl(tokenUrl: unknown, fail: (message: string) => TypeError): URL {
+/** parseTokenUrl checks `tokenUrl`: absolute, http: or https:, no credentials; the fragment is dropped. */
+export function parseTokenUrl(tokenUrl: unknown, fail: (message: string) => TypeError): URL {
   let url: URL | undefined
   if (typeof tokenUrl === 'string' || tokenUrl instanceof URL) {
     try {
@@ -190,7 +121,8 @@ function parseTokenUrl(tokenUrl: unknown, fail: (message: string) => TypeError):
   return url
 }
 
-function stringRecord(
+/** stringRecord checks an object of strings (`params`, `headers`) and returns its entries. */
+export function stringRecord(
   value: unknown,
   name: string,
   fail: (message: string) => TypeError,
@@ -201,7 +133,8 @@ function stringRecord(
   return entries as [string, string][]
 }
 
-function duration(source: string, name: string, value: number | undefined, fallback: number): number {
+/** duration checks a timer length in ms. */
+export function duration(source: string, name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback
   if (typeof value !== 'number' || !(value > 0 && value <= maxTimerDelayMs)) {
     throw new RangeError(`${source}: ${name} must be a number of milliseconds, greater than 0 and at most 2^31 - 1`)
@@ -209,7 +142,8 @@ function duration(source: string, name: string, value: number | undefined, fallb
   return value
 }
 
-function retryLimit(source: string, value: number | undefined): number {
+/** retryLimit checks the `retry` option. */
+export function retryLimit(source: string, value: number | undefined): number {
   if (value === undefined) return endpointDefaults.retry
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
     throw new RangeError(`${source}: retry must be a whole number, at least 0`)

@@ -4,7 +4,9 @@ import { withSignal } from '../internal/signal.js'
 import { spendsRefreshToken } from '../token/fleet.js'
 import type { TokenInput } from '../token/token-set.js'
 import type { FetchToken, FetchTokenContext } from '../token/types.js'
-import { type ClientAuthMethod, formEncode, resolveEndpoint, type TokenEndpointOptions } from './endpoint-options.js'
+import { type ClientAuthOptions, formEncode } from './client-auth.js'
+import type { TokenEndpointOptions } from './endpoint-options.js'
+import { resolveEndpoint } from './endpoint-resolver.js'
 import { requestToken } from './token-endpoint.js'
 import { type TokenResponse, toTokenInput } from './token-response.js'
 
@@ -21,13 +23,9 @@ import { type TokenResponse, toTokenInput } from './token-response.js'
  * }
  * ```
  */
-export interface RefreshTokenGrantOptions extends TokenEndpointOptions {
+export interface RefreshTokenGrantOptions extends TokenEndpointOptions, ClientAuthOptions {
   /** The refresh token to start with. It never appears in an error, an event or an inspected object. */
   refreshToken: string
-  /** The client secret; omit it for a public client, which sends only its `client_id`. */
-  clientSecret?: string | undefined
-  /** How a confidential client authenticates (RFC 6749 §2.3.1). @default 'client_secret_basic' */
-  authMethod?: ClientAuthMethod | undefined
   /** Narrows the scope of the new access token (RFC 6749 §6), space-separated. */
   scope?: string | undefined
   /**
@@ -68,7 +66,7 @@ const noop = () => {}
  */
 export function refreshTokenGrant(options: RefreshTokenGrantOptions): FetchToken {
   if (typeof options !== 'object' || options === null) throw new TypeError(`${source}: options must be an object`)
-  const { refreshToken, clientSecret, authMethod, scope, onRotate } = options
+  const { refreshToken, scope, onRotate } = options
   if (typeof refreshToken !== 'string' || refreshToken.trim() === '') {
     throw new TypeError(`${source}: refreshToken must be a non-empty string`)
   }
@@ -76,9 +74,8 @@ export function refreshTokenGrant(options: RefreshTokenGrantOptions): FetchToken
   if (onRotate !== undefined && typeof onRotate !== 'function') {
     throw new TypeError(`${source}: onRotate must be a function`)
   }
-  const endpoint = resolveEndpoint(source, options, {
-    clientSecret,
-    authMethod,
+  const endpoints = resolveEndpoint(source, options, {
+    auth: options,
     reserved: ['grant_type', 'refresh_token', 'scope'],
   })
   // Trimmed like every token that enters: a refresh token read from a file or the environment may end in a newline.
@@ -89,6 +86,7 @@ export function refreshTokenGrant(options: RefreshTokenGrantOptions): FetchToken
   // rotated one must be recorded and handed to onRotate, or it is lost and the next grant fails
   // with invalid_grant. Only the caller's wait is cut short; the endpoint's timeout bounds the grant.
   const grant = async ({ current, report, reportDate }: FetchTokenContext): Promise<TokenInput> => {
+    const endpoint = await endpoints.endpoint(undefined)
     const sent = ledger.pick(current?.refreshToken)
     const params: (readonly [string, string])[] = [
       ['grant_type', 'refresh_token'],

@@ -47,11 +47,12 @@ describe('OAuth2 source options', () => {
       [
         () => clientCredentials({ ...base, clientSecret: undefined as never }),
         TypeError,
-        'clientSecret must be a non-empty string',
+        'clientCredentials: give a clientSecret or a privateKey',
       ],
       [() => clientCredentials({ ...base, scope: 1 as never }), TypeError, 'clientCredentials: scope must be a string'],
       [() => clientCredentials({ ...base, audience: [] as never }), TypeError, 'audience must be a string'],
-      [() => clientCredentials({ ...base, authMethod: 'none' as never }), TypeError, 'authMethod must be'],
+      [() => clientCredentials({ ...base, authMethod: 'bogus' as never }), TypeError, 'authMethod must be'],
+      [() => clientCredentials({ ...base, authMethod: 'none' }), TypeError, "authMethod 'none' sends no clientSecret"],
       [() => clientCredentials({ ...base, fetch: 'fetch' as never }), TypeError, 'fetch must be a function'],
       [() => clientCredentials({ ...base, params: [] as never }), TypeError, 'params must be an object'],
       [() => clientCredentials({ ...base, params: { a: 1 as never } }), TypeError, 'params.a must be a string'],
@@ -103,7 +104,9 @@ describe('OAuth2 source options', () => {
   it('are typed: each source is a FetchToken', () => {
     expectTypeOf(clientCredentials).returns.toEqualTypeOf<FetchToken>()
     expectTypeOf(refreshTokenGrant).returns.toEqualTypeOf<FetchToken>()
-    expectTypeOf<ClientAuthMethod>().toEqualTypeOf<'client_secret_basic' | 'client_secret_post'>()
+    expectTypeOf<ClientAuthMethod>().toEqualTypeOf<
+      'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | 'none'
+    >()
     expectTypeOf<RefreshTokenGrantOptions['onRotate']>().toEqualTypeOf<
       ((refreshToken: string) => void | Promise<void>) | undefined
     >()
