@@ -142,6 +142,20 @@ export async function startMcpTown(options: { lifetimeS?: number } = {}): Promis
       stats.toolCalls++
       return { content: [{ type: 'text', text: 'pong' }] }
     })
+    // A long tool: ten progress notifications, one a second, then its answer.
+    server.registerTool('countdown', { description: 'Reports progress for ten seconds.' }, async (extra) => {
+      stats.toolCalls++
+      const progressToken = extra._meta?.progressToken
+      for (let progress = 1; progress <= 10; progress++) {
+        await new Promise((resolve) => setTimeout(resolve, 1_000))
+        if (progressToken === undefined) continue
+        await extra.sendNotification({
+          method: 'notifications/progress',
+          params: { progressToken, progress, total: 10, message: `step ${progress} at ${Date.now()}` },
+        })
+      }
+      return { content: [{ type: 'text', text: 'liftoff' }] }
+    })
     return server
   }
   const sessions = new Map<string, StreamableHTTPServerTransport>()
