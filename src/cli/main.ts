@@ -1,4 +1,5 @@
 import { isIP } from 'node:net'
+import { describeError as describe } from '../internal/describe.js'
 import { createFileStore } from '../store/file-store.js'
 import { createTokenProvider } from '../token/provider.js'
 import { parse, sourceHelp, sourceOptions, UsageError } from './options.js'
@@ -206,12 +207,4 @@ function isLoopback(host: string): boolean {
   if (host === 'localhost') return true
   if (isIP(host) === 4) return host.startsWith('127.')
   return host === '::1'
-}
-
-// Our errors say what failed and where (secrets redacted); anything else is named, not quoted.
-function describe(error: unknown): string {
-  if (error instanceof Error && typeof (error as { code?: unknown }).code === 'string' && 'terminal' in error) {
-    return error.message
-  }
-  return error instanceof Error ? error.name : String(typeof error)
 }

@@ -1,6 +1,7 @@
 import type { KyInstance } from 'ky'
 import { type DPoPSigner, signerOf } from '../dpop/signer.js'
 import { DisposedError } from '../errors.js'
+import { discard } from '../internal/discard.js'
 import { aliasDispose } from '../internal/dispose.js'
 import { Events } from '../internal/events.js'
 import { notifyReplay, type ObservableProvider } from '../token/observe.js'
@@ -8,7 +9,7 @@ import type { TokenProviderOptions } from '../token/options.js'
 import { createTokenProvider, type PeekableProvider, peekToken } from '../token/provider.js'
 import type { TokenProvider } from '../token/types.js'
 import type { Challenge } from './challenge.js'
-import { type Exchanged, followRedirects, isRedirect, send } from './exchange.js'
+import { type BeforeHop, type Exchanged, followRedirects, isRedirect, send } from './exchange.js'
 import { createKy } from './ky-adapter.js'
 import { OriginPolicy, redactUrl } from './origin.js'
 import { type HeaderBag, type Outgoing, prepareOutgoing, toHeaders } from './outgoing.js'
@@ -128,12 +129,16 @@ export class RefreshingClient implements Disposable {
       outgoing.body.release()
       throw error
     }
-    const { status } = response
-    if (!carried || (status !== 401 && status !== 403 && !this.#retryOn.includes(status))) {
+    if (!carried || !this.#mayBeRefused(response.status)) {
       outgoing.body.release()
       return response
     }
     return this.#settle(fetchImpl, outgoing, { response, carried, names: authNames }, token, signal)
+  }
+
+  // A response that may ask for something: a refresh (`retryOnStatus`), or a challenge (401, 403).
+  #mayBeRefused(status: number): boolean {
+    return status === 401 || status === 403 || this.#retryOn.includes(status)
   }
 
   #getToken(signal: AbortSignal | undefined): Promise<string> {
@@ -153,6 +158,10 @@ export class RefreshingClient implements Disposable {
     } catch (error) {
       outgoing.body.release()
       throw error
+    }
+    if (!first.carried || !this.#mayBeRefused(first.response.status)) {
+      outgoing.body.release()
+      return first.response
     }
     return this.#settle(fetchImpl, outgoing, first, token, signal)
   }
@@ -225,28 +234,30 @@ export class RefreshingClient implements Disposable {
     previous: readonly string[],
   ): Promise<Attempt> {
     const dpop = this.#dpop
-    if (dpop === undefined) {
-      const names = this.#applyToken(outgoing, token, previous)
-      let response = await send(fetchImpl, outgoing)
-      let carried = true
-      if (outgoing.follow && isRedirect(response.status)) {
-        ;({ response, carried } = await followRedirects(fetchImpl, outgoing, names, response))
-      }
-      return { response, carried, names }
+    let names: readonly string[]
+    if (dpop === undefined) names = this.#applyToken(outgoing, token, previous)
+    else {
+      const proof = await dpop.proof(methodOf(outgoing), outgoing.url, token)
+      setHeader(outgoing.headers, 'authorization', `DPoP ${token}`)
+      setHeader(outgoing.headers, 'dpop', proof)
+      names = dpopNames
     }
-    const proof = await dpop.proof(methodOf(outgoing), outgoing.url, token)
-    setHeader(outgoing.headers, 'authorization', `DPoP ${token}`)
-    setHeader(outgoing.headers, 'dpop', proof)
     let response = await send(fetchImpl, outgoing)
     let carried = true
     if (outgoing.follow && isRedirect(response.status)) {
-      ;({ response, carried } = await followRedirects(fetchImpl, outgoing, dpopNames, response, async (hop, from) => {
-        dpop.learn(new URL(from.url).origin, from.response)
-        if (hop.carried) hop.headers.set('dpop', await dpop.proof(hop.method, hop.url, token))
-      }))
+      // With DPoP, each hop learns the nonce its answer carried, and a hop that keeps the token gets
+      // a proof for its own URL.
+      const beforeHop: BeforeHop | undefined =
+        dpop === undefined
+          ? undefined
+          : async (hop, from) => {
+              dpop.learn(from.url, from.response)
+              if (hop.carried) hop.headers.set('dpop', await dpop.proof(hop.method, hop.url, token))
+            }
+      ;({ response, carried } = await followRedirects(fetchImpl, outgoing, names, response, beforeHop))
     }
-    dpop.learn(new URL(response.url || outgoing.url).origin, response)
-    return { response, carried, names: dpopNames }
+    dpop?.learn(response.url || outgoing.url, response)
+    return { response, carried, names }
   }
 
   /** Sets the token on the request's headers (ours), replacing an earlier one; returns the names it set. */
@@ -254,8 +265,7 @@ export class RefreshingClient implements Disposable {
     const { headers } = outgoing
     const authorize = this.#authorize
     if (authorize === bearer) {
-      if (headers instanceof Headers) headers.set('authorization', `Bearer ${token}`)
-      else headers['authorization'] = `Bearer ${token}`
+      setHeader(headers, 'authorization', `Bearer ${token}`)
       return bearerNames
     }
     const bag = toHeaders(headers)
@@ -303,10 +313,6 @@ function methodOf(outgoing: Outgoing): string {
 function setHeader(headers: HeaderBag, name: string, value: string): void {
   if (headers instanceof Headers) headers.set(name, value)
   else headers[name] = value
-}
-
-function discard(response: Response): Promise<void> {
-  return response.body?.cancel().catch(() => {}) ?? Promise.resolve()
 }
 
 function isUrlInput(input: string | URL | Request): input is string | URL {

@@ -1,3 +1,4 @@
+import { discard } from '../internal/discard.js'
 import type { Outgoing } from './outgoing.js'
 
 /**
@@ -73,7 +74,7 @@ export async function followRedirects(
     if (hops === maxRedirects) throw new TypeError(`more than ${maxRedirects} redirects from ${new URL(url).origin}`)
     const next = new URL(location, url)
     if (next.protocol !== 'http:' && next.protocol !== 'https:') throw new TypeError('redirect to a non-http(s) URL')
-    await response.body?.cancel().catch(() => {})
+    await discard(response)
     // The fetch standard's rewrites: 303 becomes GET, and so does a POST answered by 301 or 302.
     if ((response.status === 303 && init.method !== 'HEAD') || (init.method === 'POST' && response.status <= 302)) {
       init.method = 'GET'

@@ -1,3 +1,4 @@
+import { discard } from '../internal/discard.js'
 import { isFormData, type ReplayableBody, replayable, serializeFormData } from './body.js'
 
 /**
@@ -127,7 +128,7 @@ function requestBody(template: Request): ReplayableBody {
     streamed: true,
     next: () => template.clone().body,
     release() {
-      template.body?.cancel().catch(() => {})
+      void discard(template)
     },
   }
 }

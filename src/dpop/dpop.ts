@@ -1,4 +1,5 @@
 import { base64url, calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose'
+import { isCryptoKey } from '../internal/guards.js'
 import { type DPoPSigner, signer } from './signer.js'
 
 /**
@@ -87,7 +88,7 @@ export async function createDPoP(options: DPoPOptions = {}): Promise<DPoP> {
     algorithm ??= 'ES256'
     pair = await generateKeyPair(algorithm, { extractable: false })
   } else {
-    if (!isKey(keyPair?.privateKey) || !isKey(keyPair.publicKey) || keyPair.privateKey.type !== 'private') {
+    if (!isCryptoKey(keyPair?.privateKey) || !isCryptoKey(keyPair.publicKey) || keyPair.privateKey.type !== 'private') {
       throw new TypeError('createDPoP: keyPair must hold a private and a public CryptoKey')
     }
     const fits = (name: DPoPAlgorithm) => algorithms[name](keyPair.privateKey.algorithm)
@@ -137,18 +138,16 @@ class DPoPKey implements DPoP, DPoPSigner {
     return new SignJWT(claims).setProtectedHeader(this.#header).sign(this.#privateKey)
   }
 
-  nonce(origin: string): string | undefined {
-    return this.#nonces.get(origin)
-  }
-
-  learn(origin: string, response: Response): boolean {
+  learn(url: string, response: Response): void {
     const nonce = response.headers.get('dpop-nonce')
-    // RFC 9449 §8.1: a nonce is printable ASCII, no spaces. Anything else is ignored.
-    if (nonce === null || !/^[\x21-\x7e]{1,1024}$/.test(nonce) || this.#nonces.get(origin) === nonce) return false
+    // RFC 9449 §8.1: a nonce is printable ASCII, no spaces. Anything else is ignored. Most answers
+    // carry none, so the URL is parsed only when one came.
+    if (nonce === null || !/^[\x21-\x7e]{1,1024}$/.test(nonce)) return
+    const { origin } = new URL(url)
+    if (this.#nonces.get(origin) === nonce) return
     this.#nonces.delete(origin)
     if (this.#nonces.size >= maxOrigins) this.#nonces.delete(this.#nonces.keys().next().value as string)
     this.#nonces.set(origin, nonce)
-    return true
   }
 
   async #athOf(accessToken: string): Promise<string> {
@@ -168,8 +167,4 @@ class DPoPKey implements DPoP, DPoPSigner {
   [Symbol.for('nodejs.util.inspect.custom')](): string {
     return `DPoP { thumbprint: '${this.thumbprint}', algorithm: '${this.#header.alg}' }`
   }
-}
-
-function isKey(value: unknown): value is CryptoKey {
-  return typeof CryptoKey !== 'undefined' && value instanceof CryptoKey
 }

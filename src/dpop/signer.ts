@@ -10,10 +10,8 @@ export const signer: unique symbol = Symbol.for('refreshing-client.dpop.v1') as 
 export interface DPoPSigner {
   /** A fresh proof for one send: `htu` without query or fragment, `ath` when a token goes with it. */
   proof(method: string, url: string, accessToken?: string): Promise<string>
-  /** The latest nonce of `origin`, if it sent one. */
-  nonce(origin: string): string | undefined
-  /** Keeps the response's `DPoP-Nonce` for `origin`; true when it changed. */
-  learn(origin: string, response: Response): boolean
+  /** Keeps the response's `DPoP-Nonce`, if any, as the nonce of `url`'s origin. */
+  learn(url: string, response: Response): void
 }
 
 /** signerOf returns the signer of a {@link DPoP}, or throws a `TypeError` naming the option. */

@@ -11,6 +11,7 @@ import {
 } from '@opentelemetry/api'
 import { isAuthError } from '../errors.js'
 import { healthOf } from '../health/snapshot.js'
+import { errorName } from '../internal/describe.js'
 import type { ObservableProvider, ObserverHandle, ProviderObserver } from '../token/observe.js'
 import { observeProvider } from '../token/observe.js'
 import type { TokenSet } from '../token/token-set.js'
@@ -142,7 +143,7 @@ export class Tracker {
         (error: unknown) => {
           record('failure')
           // A code or a class name, never the message: a foreign error's message may quote a secret.
-          const type = isAuthError(error) ? error.code : error instanceof Error ? error.name : typeof error
+          const type = isAuthError(error) ? error.code : errorName(error)
           span.setAttribute('error.type', type)
           span.setStatus({ code: SpanStatusCode.ERROR, message: type })
           span.end()

@@ -1,5 +1,6 @@
 import { importJWK, type JWK, SignJWT } from 'jose'
 import { AuthError } from '../errors.js'
+import { isCryptoKey } from '../internal/guards.js'
 
 /**
  * ClientAssertionAlgorithm is a JWS algorithm a `private_key_jwt` client assertion can be signed
@@ -81,10 +82,6 @@ export function createAssertionSigner(
       .setExpirationTime(now + assertionDefaults.lifetimeS)
       .sign(await key())
   }
-}
-
-function isCryptoKey(value: unknown): value is CryptoKey {
-  return typeof CryptoKey === 'function' && value instanceof CryptoKey
 }
 
 function cryptoKeyAlgorithm(

@@ -1,4 +1,4 @@
-import { endpointDefaults } from './endpoint-options.js'
+import { duration, endpointDefaults } from './endpoint-options.js'
 import { discoveryError, fetchMetadata, type Identifier, isLoopback, parseIdentifier } from './metadata-fetch.js'
 
 /**
@@ -71,7 +71,8 @@ export interface DiscoveredTokenEndpoint {
 export async function discoverTokenEndpoint(options: DiscoverTokenEndpointOptions): Promise<DiscoveredTokenEndpoint> {
   const fail = (message: string) => new TypeError(`discoverTokenEndpoint: ${message}`)
   if (typeof options !== 'object' || options === null) throw fail('options must be an object')
-  const { fetch, signal, timeoutMs = endpointDefaults.timeoutMs } = options
+  const { fetch, signal } = options
+  const timeoutMs = duration('discoverTokenEndpoint', 'timeoutMs', options.timeoutMs, endpointDefaults.timeoutMs)
   const issuer = options.issuer === undefined ? undefined : parseIdentifier(options.issuer, 'issuer', fail)
   const resource =
     options.protectedResource === undefined

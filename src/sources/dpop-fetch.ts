@@ -1,4 +1,6 @@
 import type { DPoPSigner } from '../dpop/signer.js'
+import { discard } from '../internal/discard.js'
+import { readErrorBody } from './token-response.js'
 
 /**
  * dpopFetch wraps a token endpoint's `fetch` so that every request carries a fresh DPoP proof
@@ -16,10 +18,10 @@ export function dpopFetch(dpop: DPoPSigner, fetchImpl: typeof fetch | undefined)
     const spare = first.clone()
     const response = await sendWithProof(dpop, fetchImpl ?? globalThis.fetch, first, extras)
     if (response.status !== 400 || !(await asksForNonce(response))) {
-      spare.body?.cancel().catch(() => {})
+      void discard(spare)
       return response
     }
-    await response.body?.cancel().catch(() => {})
+    await discard(response)
     return sendWithProof(dpop, fetchImpl ?? globalThis.fetch, spare, extras)
   }
 }
@@ -34,15 +36,11 @@ async function sendWithProof(
   headers.set('dpop', await dpop.proof(request.method, request.url))
   const signed = new Request(request, { headers })
   const response = await (extras === undefined ? fetchImpl(signed) : fetchImpl(signed, extras))
-  dpop.learn(new URL(request.url).origin, response)
+  dpop.learn(request.url, response)
   return response
 }
 
+// The error body of a 400, read from a copy (the caller gets the answer whole), in any dialect.
 async function asksForNonce(response: Response): Promise<boolean> {
-  try {
-    const body: unknown = JSON.parse(await response.clone().text())
-    return typeof body === 'object' && body !== null && (body as { error?: unknown }).error === 'use_dpop_nonce'
-  } catch {
-    return false
-  }
+  return readErrorBody(await response.clone().text())?.error === 'use_dpop_nonce'
 }

@@ -1,7 +1,6 @@
 import type { DPoP } from '../dpop/dpop.js'
 import { maxTimerDelayMs } from '../internal/timer.js'
 
-export { formEncode } from './client-auth.js'
 
 /**
  * TokenEndpointOptions are the options every OAuth2 token source shares: where the token endpoint

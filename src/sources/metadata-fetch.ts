@@ -1,4 +1,7 @@
 import { AuthError } from '../errors.js'
+import { errorName } from '../internal/describe.js'
+import { discard } from '../internal/discard.js'
+import { isRecord } from '../internal/guards.js'
 
 /** Identifier is an issuer or resource identifier as it was given, and parsed. */
 export interface Identifier {
@@ -62,15 +65,14 @@ export async function fetchMetadata(
       signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]),
     })
     if (response.status === 404 || (fallback && response.status >= 400 && response.status < 500)) {
-      await response.body?.cancel()
+      await discard(response)
       return undefined
     }
     text = await response.text()
   } catch (error) {
     if (signal?.aborted === true) throw signal.reason
     if (timeout.aborted) throw discoveryError(`${url} did not answer within ${timeoutMs} ms`)
-    const name = error instanceof Error ? error.name : typeof error
-    throw discoveryError(`${url} could not be fetched (${name})`)
+    throw discoveryError(`${url} could not be fetched (${errorName(error)})`)
   }
   if (!response.ok) throw discoveryError(`${url} answered ${response.status}`)
   if (text.length > maxMetadataChars)
@@ -81,10 +83,8 @@ export async function fetchMetadata(
   } catch {
     throw discoveryError(`${url} answered ${response.status} with a body that is not JSON`)
   }
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw discoveryError(`${url} answered ${response.status} with JSON that is not an object`)
-  }
-  return body as Record<string, unknown>
+  if (!isRecord(body)) throw discoveryError(`${url} answered ${response.status} with JSON that is not an object`)
+  return body
 }
 
 /** discoveryError is the error of every failed discovery step (code `ERR_DISCOVERY`, not terminal). */

@@ -1,5 +1,6 @@
 import { bindSource } from '../dpop/signer.js'
 import { AuthError } from '../errors.js'
+import { errorName } from '../internal/describe.js'
 import { withSignal } from '../internal/signal.js'
 import { spendsRefreshToken } from '../token/fleet.js'
 import type { TokenInput } from '../token/token-set.js'
@@ -166,8 +167,10 @@ class RefreshTokens {
 
 // The thrown error may quote the token it failed to store: keep only its name.
 function rotateFailed(error: unknown): AuthError {
-  const name = error instanceof Error ? error.name : typeof error
-  return new AuthError(`${source}: onRotate failed (${name}); the rotated refresh token is kept in memory only`, {
-    code: 'ERR_TOKEN_SOURCE',
-  })
+  return new AuthError(
+    `${source}: onRotate failed (${errorName(error)}); the rotated refresh token is kept in memory only`,
+    {
+      code: 'ERR_TOKEN_SOURCE',
+    },
+  )
 }

@@ -1,5 +1,6 @@
 import ky, { isHTTPError, isNetworkError, isTimeoutError } from 'ky'
 import { AuthError, isAuthError } from '../errors.js'
+import { errorName } from '../internal/describe.js'
 import { type Endpoint, redact } from './endpoint-options.js'
 import { parseTokenResponse, readErrorBody, type TokenResponse, toOAuth2Error } from './token-response.js'
 
@@ -105,8 +106,7 @@ function failure(
   }
   if (isAuthError(error)) return error
   // A custom fetch threw something else: name it, never quote it.
-  const name = error instanceof Error ? error.name : typeof error
-  return new AuthError(`${label} could not be called (${name})`, { code: 'ERR_TOKEN_SOURCE' })
+  return new AuthError(`${label} could not be called (${errorName(error)})`, { code: 'ERR_TOKEN_SOURCE' })
 }
 
 // Node's "fetch failed" carries the system error code (ECONNREFUSED, ENOTFOUND) one level down.

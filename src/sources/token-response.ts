@@ -1,4 +1,5 @@
 import { AuthError, OAuth2Error } from '../errors.js'
+import { isRecord } from '../internal/guards.js'
 import type { TokenInput } from '../token/token-set.js'
 import { redact } from './endpoint-options.js'
 
@@ -40,8 +41,10 @@ export function parseTokenResponse(
   const body = readBody(text, contentType)
   if (body === undefined) throw fail('with a body that is neither JSON nor a form')
   if (!isRecord(body)) throw fail('with JSON that is not an object')
-  const refreshToken = optionalString(body['refresh_token'])
-  if (refreshToken !== undefined && refreshToken !== false && refreshToken !== '') onRefreshToken?.(refreshToken)
+  const rawRefreshToken = optionalString(body['refresh_token'])
+  // `false` marks a refresh_token that is there but unusable (not a string, or empty).
+  const refreshToken = rawRefreshToken === '' ? false : rawRefreshToken
+  if (typeof refreshToken === 'string') onRefreshToken?.(refreshToken)
   const raw = body['access_token']
   if (raw === undefined || raw === null) {
     const error = readErrorBody(body)
@@ -51,7 +54,7 @@ export function parseTokenResponse(
   const accessToken = typeof raw === 'string' ? raw.trim() : ''
   if (accessToken === '') throw fail('with an access_token that is not a string')
   const response: TokenResponse = { accessToken }
-  if (refreshToken === false || refreshToken === '') throw fail('with a refresh_token that is not a string')
+  if (refreshToken === false) throw fail('with a refresh_token that is not a string')
   if (refreshToken !== undefined) response.refreshToken = refreshToken
   for (const [field, key] of [
     ['token_type', 'tokenType'],
@@ -134,8 +137,4 @@ function seconds(value: unknown): number | undefined | false {
 function optionalString(value: unknown): string | undefined | false {
   if (value === undefined || value === null) return undefined
   return typeof value === 'string' ? value.trim() : false
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
 }

@@ -3,6 +3,7 @@ import { lstatSync } from 'node:fs'
 import { lstat, mkdir, open, readFile, rename, unlink } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { AuthError } from '../errors.js'
+import { isRecord } from '../internal/guards.js'
 import { codeOf } from './file-lock.js'
 
 /** A lease in the store file: its owner (a random id) and when it runs out, epoch ms. */
@@ -122,10 +123,6 @@ function unreadable(path: string, why: string): AuthError {
   return new AuthError(`file token store: ${path} ${why}; the next token stored replaces it`, {
     code: 'ERR_STORE_UNREADABLE',
   })
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
 /**

@@ -1,3 +1,4 @@
+import { isRecord } from '../internal/guards.js'
 import type { TokenSet } from '../token/token-set.js'
 
 /**
@@ -205,8 +206,4 @@ function finite(key: string, value: unknown): number {
 function text(key: string, value: unknown): string {
   if (typeof value !== 'string') throw new CodecError(`"${key}" is not a string`)
   return value
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
 }

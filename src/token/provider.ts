@@ -1,5 +1,6 @@
 import { AuthError, DisposedError, isAuthError, RefreshError } from '../errors.js'
 import type { TokenHealth } from '../health/types.js'
+import { describeError as describe } from '../internal/describe.js'
 import { aliasDispose } from '../internal/dispose.js'
 import { Events } from '../internal/events.js'
 import { withSignal } from '../internal/signal.js'
@@ -390,8 +391,7 @@ class Provider implements TokenProvider {
       fetch: (current) => this.#fetch(reason, signal, current),
       spends,
       report: (error) => {
-        failed ||= !isAuthError(error, 'ERR_STORE_UNREADABLE')
-        this.#reportStore(error, true)
+        if (this.#reportStore(error, true)) failed = true
       },
     })
   }
@@ -483,14 +483,16 @@ class Provider implements TokenProvider {
 
   // A store that failed or hung is left alone for a while (five of its timeouts): refreshes meanwhile
   // do not wait for it, and sharing resumes after.
-  #reportStore(error: unknown, unavailable: boolean): void {
-    if (this.#disposed) return
-    // An unreadable record is no outage: the refresh goes on through the store, and its set replaces it.
-    if (unavailable && !isAuthError(error, 'ERR_STORE_UNREADABLE'))
-      this.#storeDownUntil = this.#options.now() + 5 * this.#options.storeTimeoutMs
+  // Returns whether the store counts as down: an unreadable record is no outage (the refresh goes on
+  // through the store, and its set replaces the record).
+  #reportStore(error: unknown, unavailable: boolean): boolean {
+    if (this.#disposed) return false
+    const outage = unavailable && !isAuthError(error, 'ERR_STORE_UNREADABLE')
+    if (outage) this.#storeDownUntil = this.#options.now() + 5 * this.#options.storeTimeoutMs
     const reported =
       error instanceof Error ? error : new AuthError(`token store: ${describe(error)}`, { code: 'ERR_STORE' })
     this.#events.emit('error', { error: reported, attempt: 0, willRetry: false, store: true })
+    return outage
   }
 
   #succeeded(set: TokenSet, seq: number, reason: TokenReason): TokenSet {
@@ -685,13 +687,6 @@ function issuedAtOf(input: TokenInput, held: string | undefined): number | undef
   } catch {
     return undefined // parseToken reports a malformed token, with its own message
   }
-}
-
-// Our own messages never carry a token; a foreign error is named, not quoted.
-function describe(error: unknown): string {
-  if (isAuthError(error)) return error.message
-  if (error instanceof Error) return error.name
-  return typeof error
 }
 
 // Waits `ms`, in steps that setTimeout accepts, until `signal` aborts.

@@ -7,7 +7,8 @@ import {
   type RefreshTokenGrantOptions,
   refreshTokenGrant,
 } from '../../src/index.js'
-import { formEncode, redact } from '../../src/sources/endpoint-options.js'
+import { formEncode } from '../../src/sources/client-auth.js'
+import { redact } from '../../src/sources/endpoint-options.js'
 
 const base: ClientCredentialsOptions = {
   tokenUrl: 'https://auth.example.com/token',
