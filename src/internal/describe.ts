@@ -12,3 +12,9 @@ export function errorName(error: unknown): string {
 export function describeError(error: unknown): string {
   return isAuthError(error) ? error.message : errorName(error)
 }
+
+/** codeOf is a system error's `code` (such as `ENOENT`), or `undefined` when it has none. */
+export function codeOf(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code
+  return typeof code === 'string' ? code : undefined
+}

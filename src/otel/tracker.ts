@@ -18,7 +18,7 @@ import type { TokenSet } from '../token/token-set.js'
 import type { RefreshReason, TokenProvider } from '../token/types.js'
 
 /** The names of what `instrument` records (DESIGN §7.5); the README's table lists them. */
-export const names = Object.freeze({
+const names = Object.freeze({
   refreshes: 'refreshing_client.refreshes',
   duration: 'refreshing_client.refresh.duration',
   timeToExpiry: 'refreshing_client.token.time_to_expiry',

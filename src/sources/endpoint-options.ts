@@ -1,7 +1,6 @@
 import type { DPoP } from '../dpop/dpop.js'
 import { maxTimerDelayMs } from '../internal/timer.js'
 
-
 /**
  * TokenEndpointOptions are the options every OAuth2 token source shares: where the token endpoint
  * is (`tokenUrl`, or discovered from `issuer` or `protectedResource`), who the client is, what the

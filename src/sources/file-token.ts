@@ -2,6 +2,7 @@ import { type Stats, unwatchFile, watchFile } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { AuthError } from '../errors.js'
+import { codeOf } from '../internal/describe.js'
 import type { FetchToken, TokenProvider } from '../token/types.js'
 
 /**
@@ -68,9 +69,8 @@ async function readToken(file: string, signal?: AbortSignal): Promise<string> {
     content = await readFile(file, { encoding: 'utf8', ...(signal === undefined ? {} : { signal }) })
   } catch (error) {
     if (signal?.aborted === true) throw signal.reason
-    const code = (error as { code?: unknown }).code
-    const problem =
-      code === 'ENOENT' ? 'does not exist' : `could not be read (${typeof code === 'string' ? code : 'error'})`
+    const code = codeOf(error)
+    const problem = code === 'ENOENT' ? 'does not exist' : `could not be read (${code ?? 'error'})`
     throw new AuthError(`fileToken: the token file ${file} ${problem}`, { code: 'ERR_TOKEN_SOURCE' })
   }
   const token = content.trim()

@@ -3,11 +3,11 @@ import { lstatSync } from 'node:fs'
 import { lstat, mkdir, open, readFile, rename, unlink } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { AuthError } from '../errors.js'
+import { codeOf } from '../internal/describe.js'
 import { isRecord } from '../internal/guards.js'
-import { codeOf } from './file-lock.js'
 
 /** A lease in the store file: its owner (a random id) and when it runs out, epoch ms. */
-export interface FileLease {
+interface FileLease {
   owner: string
   until: number
 }
@@ -46,7 +46,7 @@ export async function readDocument(path: string): Promise<StoreDocument | undefi
 }
 
 /** parseDocument checks the text of a store file (see {@link readDocument}). */
-export function parseDocument(text: string, path: string): StoreDocument {
+function parseDocument(text: string, path: string): StoreDocument {
   let value: unknown
   try {
     value = JSON.parse(text)
@@ -102,7 +102,7 @@ export async function prepareDirectory(path: string): Promise<void> {
  * checkTarget refuses to replace what is not a store file: a directory, or a symbolic link (a rename
  * would replace the link itself, and the file it points to is another program's).
  */
-export async function checkTarget(path: string): Promise<void> {
+async function checkTarget(path: string): Promise<void> {
   try {
     const found = await lstat(path)
     if (found.isDirectory()) throw refused(path, 'is a directory')

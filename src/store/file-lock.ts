@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { link, open, readFile, rename, stat, unlink } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { AuthError } from '../errors.js'
+import { codeOf } from '../internal/describe.js'
 
 /** Who holds a write lock: written into the lock file, so that others can tell a dead holder. */
 interface Owner {
@@ -128,12 +129,6 @@ function parseOwner(text: string): Owner | undefined {
     // A lock being written: judged by its file's age.
   }
   return undefined
-}
-
-/** codeOf is the `code` of a Node.js system error (`ENOENT`, `EEXIST`…), if it has one. */
-export function codeOf(error: unknown): string | undefined {
-  const code = (error as { code?: unknown } | null)?.code
-  return typeof code === 'string' ? code : undefined
 }
 
 // Not unref'd: a caller awaits this store call, and the wait is bounded by `waitMs`.

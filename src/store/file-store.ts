@@ -1,5 +1,6 @@
 import { resolve } from 'node:path'
-import { AuthError, DisposedError } from '../errors.js'
+import { AuthError, isAuthError } from '../errors.js'
+import { codeOf, errorName } from '../internal/describe.js'
 import { aliasDispose } from '../internal/dispose.js'
 import { isNewer, type TokenSet } from '../token/token-set.js'
 import {
@@ -11,9 +12,9 @@ import {
   type StoreDocument,
   writeDocument,
 } from './file-document.js'
-import { codeOf, withFileLock } from './file-lock.js'
+import { withFileLock } from './file-lock.js'
 import { FileWatchers } from './file-watchers.js'
-import { checkToken, duration } from './store-checks.js'
+import { checkKey, checkToken, checkTtl, duration, isKept } from './store-checks.js'
 import { aesGcmCodec, checkEncryptionKey, plainCodec, type TokenCodec } from './token-codec.js'
 import type { Lease, TokenStore } from './types.js'
 
@@ -95,7 +96,8 @@ const format = 'refreshing-client/file v1'
  * - `watch` wakes through `fs.watch` where it works and polls every `pollMs` everywhere.
  * - `get` rejects with an `AuthError` `ERR_STORE_UNREADABLE` for a file or entry it cannot read
  *   (the provider reports it as an `error` event with `store: true` and refreshes under the lease),
- *   and with `ERR_STORE` for a path that is a directory or a symbolic link.
+ *   and with `ERR_STORE` for a path that is a directory. Every write rejects with `ERR_STORE` when
+ *   the file system fails it, and refuses a path that has become a symbolic link.
  * - Without `encryptionKey`, tokens are stored in the clear in a file only its owner can read
  *   (0600); set a key when the file may be backed up, synced or read by other users' tools.
  *
@@ -170,9 +172,7 @@ class FileStore implements FileTokenStore {
 
   async acquire(key: string, ttlMs: number): Promise<Lease | undefined> {
     this.#check(key)
-    if (typeof ttlMs !== 'number' || !(ttlMs > 0) || !Number.isFinite(ttlMs)) {
-      throw new RangeError('ttlMs must be a positive, finite number of milliseconds')
-    }
+    checkTtl(ttlMs)
     const owner = globalThis.crypto.randomUUID()
     const taken = await this.#update(async (document) => {
       const held = document.leases[key]
@@ -208,8 +208,7 @@ class FileStore implements FileTokenStore {
   }
 
   #check(key: string): void {
-    if (this.#disposed) throw new DisposedError('the file token store')
-    if (typeof key !== 'string' || key.length === 0) throw new TypeError('key must be a non-empty string')
+    checkKey(key, this.#disposed, 'the file token store')
   }
 
   async #decode(key: string, entry: unknown): Promise<TokenSet> {
@@ -241,16 +240,17 @@ class FileStore implements FileTokenStore {
       pruneDocument(document, Date.now())
       await writeDocument(this.#path, document)
       return true
+    }).catch((error: unknown) => {
+      // One place turns what the file system threw (the lock, the write, the rename) into our error.
+      if (isAuthError(error)) throw error
+      throw new AuthError(`file token store: could not write ${this.#path} (${codeOf(error) ?? errorName(error)})`, {
+        code: 'ERR_STORE',
+      })
     })
   }
 }
 
 aliasDispose(FileStore)
-
-/** A record is kept while its access token is valid, or for as long as it carries a refresh token. */
-function isKept(token: TokenSet, now: number): boolean {
-  return token.refreshToken !== undefined || token.expiresAt === undefined || token.expiresAt > now
-}
 
 function unreadableAsEmpty(error: unknown): undefined {
   if ((error as AuthError).code === 'ERR_STORE_UNREADABLE') return undefined

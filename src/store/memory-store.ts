@@ -1,4 +1,5 @@
 import { isNewer, type TokenSet } from '../token/token-set.js'
+import { isKept } from './store-checks.js'
 import type { Lease, TokenStore } from './types.js'
 
 /**
@@ -37,8 +38,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): TokenStore 
   const listeners = new Map<string, Set<() => void>>()
   const live = (key: string): TokenSet | undefined => {
     const token = tokens.get(key)
-    // A record with a refresh token outlives its access token: its refresh token is the latest.
-    if (token?.expiresAt !== undefined && token.refreshToken === undefined && token.expiresAt <= now()) {
+    if (token !== undefined && !isKept(token, now())) {
       tokens.delete(key)
       return undefined
     }

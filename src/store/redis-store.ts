@@ -5,7 +5,7 @@ import { clampDelay, unrefTimer } from '../internal/timer.js'
 import type { TokenSet } from '../token/token-set.js'
 import { type Call, compareAndDelete, compareAndSet, runScript } from './redis-scripts.js'
 import { Watchers } from './redis-watchers.js'
-import { checkToken, duration } from './store-checks.js'
+import { checkKey, checkToken, checkTtl, duration, isKept } from './store-checks.js'
 import { aesGcmCodec, type CodecError, checkEncryptionKey, plainCodec, type TokenCodec } from './token-codec.js'
 import type { Lease, TokenStore } from './types.js'
 
@@ -196,10 +196,7 @@ class RedisStore implements RedisTokenStore {
       )
     }
     // A record with a refresh token is returned after its access token expired: the refresh token is the latest.
-    if (token.refreshToken === undefined && token.expiresAt !== undefined && token.expiresAt <= this.#now()) {
-      return undefined
-    }
-    return token
+    return isKept(token, this.#now()) ? token : undefined
   }
 
   async set(key: string, token: TokenSet): Promise<void> {
@@ -223,10 +220,8 @@ class RedisStore implements RedisTokenStore {
   }
 
   async acquire(key: string, ttlMs: number): Promise<Lease | undefined> {
-    const name = `${this.#prefix}lease:${checkKey(key, this.#disposed)}`
-    if (typeof ttlMs !== 'number' || !(ttlMs > 0) || !Number.isFinite(ttlMs)) {
-      throw new RangeError('ttlMs must be a positive, finite number of milliseconds')
-    }
+    const name = `${this.#prefix}lease:${checkKey(key, this.#disposed, 'the Redis token store')}`
+    checkTtl(ttlMs)
     const owner = globalThis.crypto.randomUUID()
     let sent = false
     let taken: unknown
@@ -267,7 +262,7 @@ class RedisStore implements RedisTokenStore {
   }
 
   #tokenKey(key: string): string {
-    return `${this.#prefix}token:${checkKey(key, this.#disposed)}`
+    return `${this.#prefix}token:${checkKey(key, this.#disposed, 'the Redis token store')}`
   }
 
   /** #command runs one exchange with Redis, or fails at once when it cannot be had. */
@@ -311,12 +306,6 @@ class RedisStore implements RedisTokenStore {
 }
 
 aliasDispose(RedisStore)
-
-function checkKey(key: string, disposed: boolean): string {
-  if (disposed) throw new DisposedError('the Redis token store')
-  if (typeof key !== 'string' || key.length === 0) throw new TypeError('key must be a non-empty string')
-  return key
-}
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error)

@@ -1,3 +1,4 @@
+import { DisposedError } from '../errors.js'
 import type { TokenSet } from '../token/token-set.js'
 
 /** checkToken refuses what no store can keep: a token without an access token, or with times that are not numbers. */
@@ -19,4 +20,26 @@ export function duration(name: string, value: number | undefined, fallback: numb
     throw new RangeError(`${name} must be a positive, finite number of milliseconds`)
   }
   return value
+}
+
+/** checkKey refuses calls on a disposed store (named by `store`) and keys that are not non-empty strings. */
+export function checkKey(key: string, disposed: boolean, store: string): string {
+  if (disposed) throw new DisposedError(store)
+  if (typeof key !== 'string' || key.length === 0) throw new TypeError('key must be a non-empty string')
+  return key
+}
+
+/** checkTtl refuses a lease time that is not a positive, finite number of milliseconds. */
+export function checkTtl(ttlMs: number): void {
+  if (typeof ttlMs !== 'number' || !(ttlMs > 0) || !Number.isFinite(ttlMs)) {
+    throw new RangeError('ttlMs must be a positive, finite number of milliseconds')
+  }
+}
+
+/**
+ * isKept tells whether a store keeps a record: while its access token is valid, or for as long as it
+ * carries a refresh token (the latest one outlives its access token).
+ */
+export function isKept(token: TokenSet, now: number): boolean {
+  return token.refreshToken !== undefined || token.expiresAt === undefined || token.expiresAt > now
 }
