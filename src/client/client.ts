@@ -7,6 +7,7 @@ import { Events } from '../internal/events.js'
 import { notifyReplay, type ObservableProvider } from '../token/observe.js'
 import type { TokenProviderOptions } from '../token/options.js'
 import { createTokenProvider, type PeekableProvider, peekToken } from '../token/provider.js'
+import { isTokenProvider } from '../token/shape.js'
 import type { TokenProvider } from '../token/types.js'
 import type { Challenge } from './challenge.js'
 import { type BeforeHop, type Exchanged, followRedirects, isRedirect, send } from './exchange.js'
@@ -317,15 +318,4 @@ function setHeader(headers: HeaderBag, name: string, value: string): void {
 
 function isUrlInput(input: string | URL | Request): input is string | URL {
   return typeof input === 'string' || input instanceof URL
-}
-
-/** isTokenProvider recognises a provider by shape, so one from another copy of the library works. */
-export function isTokenProvider(value: unknown): value is TokenProvider {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as TokenProvider).getToken === 'function' &&
-    typeof (value as TokenProvider).invalidate === 'function' &&
-    typeof (value as TokenProvider).dispose === 'function'
-  )
 }

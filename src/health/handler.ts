@@ -1,4 +1,6 @@
+import { isRegistryShape } from '../registry/shape.js'
 import type { TokenRegistry } from '../registry/types.js'
+import { isTokenProvider } from '../token/shape.js'
 import type { TokenProvider } from '../token/types.js'
 import { healthOf, registryHealth } from './snapshot.js'
 import type { RegistryHealth, TokenHealth } from './types.js'
@@ -57,13 +59,9 @@ export function createHealthHandler(target: TokenProvider | TokenRegistry): Heal
 
 // Recognised by shape, never by class: a provider or registry of another copy of the library works.
 function reader(target: TokenProvider | TokenRegistry): () => TokenHealth | RegistryHealth {
-  const candidate = (typeof target === 'object' && target !== null ? target : {}) as Record<string, unknown>
-  if (typeof candidate['scope'] === 'function' && typeof candidate['ids'] === 'function') {
-    const registry = target as TokenRegistry
-    return typeof candidate['health'] === 'function' ? () => registry.health() : () => registryHealth(registry)
+  if (isRegistryShape(target)) {
+    return typeof target.health === 'function' ? () => target.health() : () => registryHealth(target)
   }
-  if (typeof candidate['getToken'] === 'function' && 'state' in candidate) {
-    return () => healthOf(target as TokenProvider)
-  }
+  if (isTokenProvider(target)) return () => healthOf(target)
   throw new TypeError('createHealthHandler needs a TokenProvider or a TokenRegistry')
 }

@@ -1,6 +1,8 @@
 import { type MeterProvider, metrics, type TracerProvider, trace } from '@opentelemetry/api'
 import type { RefreshingClient } from '../client/client.js'
+import { isRegistryShape } from '../registry/shape.js'
 import type { TokenRegistry } from '../registry/types.js'
+import { isTokenProvider } from '../token/shape.js'
 import type { TokenProvider } from '../token/types.js'
 import { Tracker } from './tracker.js'
 
@@ -108,18 +110,9 @@ function watchRegistry(registry: TokenRegistry, tracker: Tracker): () => void {
 
 // Recognised by shape, as everywhere: objects of another copy of the library work too.
 function kindOf(target: unknown): 'registry' | 'client' | 'provider' {
-  const candidate = (typeof target === 'object' && target !== null ? target : {}) as Record<string, unknown>
-  if (typeof candidate['scope'] === 'function' && typeof candidate['ids'] === 'function') return 'registry'
-  if (typeof candidate['fetch'] === 'function' && isProvider(candidate['tokens'])) return 'client'
-  if (isProvider(candidate)) return 'provider'
+  if (isRegistryShape(target)) return 'registry'
+  const candidate = target as { fetch?: unknown; tokens?: unknown } | null
+  if (typeof candidate?.fetch === 'function' && isTokenProvider(candidate.tokens)) return 'client'
+  if (isTokenProvider(target)) return 'provider'
   throw new TypeError('instrument needs a TokenProvider, a TokenRegistry or a RefreshingClient')
-}
-
-function isProvider(value: unknown): boolean {
-  const candidate = value as Partial<TokenProvider> | null | undefined
-  return (
-    typeof candidate?.getToken === 'function' &&
-    typeof candidate.invalidate === 'function' &&
-    typeof candidate.on === 'function'
-  )
 }
