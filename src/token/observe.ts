@@ -35,34 +35,31 @@ export type ObservableProvider = TokenProvider & {
   [notifyReplay]?: (client: object) => void
 }
 
-/** runObserved runs `run` inside every observer's `refresh` wrapper, the first observer outermost. */
-export function runObserved(
-  observers: readonly ProviderObserver[],
-  reason: RefreshReason,
-  run: () => Promise<TokenSet>,
-): Promise<TokenSet> {
-  let call = run
-  for (let i = observers.length - 1; i >= 0; i--) {
-    const observer = observers[i] as ProviderObserver
-    if (observer.refresh === undefined) continue
-    const inner = call
-    call = () => (observer.refresh as NonNullable<ProviderObserver['refresh']>)(reason, inner)
-  }
-  return call()
-}
-
 /** Observers of one provider: an immutable list, so a change while it is walked is harmless. */
 export class Observers {
-  list: readonly ProviderObserver[] = []
+  #list: readonly ProviderObserver[] = []
 
   add(observer: ProviderObserver): () => void {
-    this.list = [...this.list, observer]
+    this.#list = [...this.#list, observer]
     return () => {
-      this.list = this.list.filter((other) => other !== observer)
+      this.#list = this.#list.filter((other) => other !== observer)
     }
   }
 
+  /** Runs `run` inside every observer's `refresh` wrapper, the first observer outermost. */
+  refresh(reason: RefreshReason, run: () => Promise<TokenSet>): Promise<TokenSet> {
+    let call = run
+    for (let i = this.#list.length - 1; i >= 0; i--) {
+      const observer = this.#list[i] as ProviderObserver
+      const wrap = observer.refresh
+      if (wrap === undefined) continue
+      const inner = call
+      call = () => wrap.call(observer, reason, inner)
+    }
+    return call()
+  }
+
   replay(client: object): void {
-    for (const observer of this.list) observer.replay?.(client)
+    for (const observer of this.#list) observer.replay?.(client)
   }
 }

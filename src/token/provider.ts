@@ -7,14 +7,7 @@ import { withSignal } from '../internal/signal.js'
 import { clampDelay, maxTimerDelayMs, Timer, unrefTimer } from '../internal/timer.js'
 import { ClockOffset } from './clock.js'
 import { call, refreshThroughStore, spendsShared } from './fleet.js'
-import {
-  notifyReplay,
-  type ObserverHandle,
-  Observers,
-  observeProvider,
-  type ProviderObserver,
-  runObserved,
-} from './observe.js'
+import { notifyReplay, type ObserverHandle, Observers, observeProvider, type ProviderObserver } from './observe.js'
 import { type ResolvedOptions, resolveOptions, type TokenProviderOptions } from './options.js'
 import { backoffDelay, scheduleFor } from './schedule.js'
 import { checkClaims, decodeClaims, isNewer, parseToken, type TokenInput, type TokenSet } from './token-set.js'
@@ -420,11 +413,7 @@ class Provider implements TokenProvider {
       }
       return this.#parse(input)
     }
-    const observers = this.#observers?.list
-    const set =
-      observers === undefined || observers.length === 0
-        ? await request()
-        : await runObserved(observers, reason, request)
+    const set = await (this.#observers?.refresh(reason, request) ?? request())
     // Servers that do not rotate refresh tokens omit them: keep the one we have.
     if (set.refreshToken === undefined && current?.refreshToken !== undefined) {
       return { ...set, refreshToken: current.refreshToken }
