@@ -1,15 +1,13 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import {
-  type AuthError,
   clientCredentials,
   createTokenProvider,
-  type FetchTokenContext,
-  isAuthError,
   OAuth2Error,
   RefreshError,
   type TokenProvider,
 } from '../../src/index.js'
 import { mint } from '../helpers/jwt.js'
+import { fetchContext as context, authRejection as rejection } from '../helpers/sources.js'
 import { issueToken, startTokenServer, type TokenServer } from '../helpers/token-server.js'
 
 // Characters that need escaping: a space, the `:` that separates id and secret, `%`, `+`, non-ASCII.
@@ -38,19 +36,6 @@ function provider(fetchToken: ReturnType<typeof clientCredentials>, options = {}
   const made = createTokenProvider({ fetchToken, retry: { baseDelayMs: 20, maxDelayMs: 20 }, ...options })
   providers.push(made)
   return made
-}
-
-function context(signal = new AbortController().signal): FetchTokenContext {
-  return { signal, reason: 'manual', report: () => {} }
-}
-
-async function rejection(promise: Promise<unknown>): Promise<AuthError> {
-  const error = await promise.then(
-    () => undefined,
-    (error: unknown) => error,
-  )
-  if (!isAuthError(error)) throw new Error(`expected an AuthError, got ${String(error)}`)
-  return error
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -326,7 +311,7 @@ describe('clientCredentials against a real token endpoint', () => {
     server.reset(() => 'hang')
     const controller = new AbortController()
     const fetchToken = clientCredentials({ tokenUrl: server.tokenUrl, clientId: 'svc', clientSecret: 'secret' })
-    const pending = fetchToken(context(controller.signal))
+    const pending = fetchToken(context({ signal: controller.signal }))
     while (server.hits.length === 0) await sleep(5)
     const reason = new Error('disposed')
     controller.abort(reason)

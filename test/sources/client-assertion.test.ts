@@ -1,9 +1,10 @@
 import { inspect } from 'node:util'
 import { exportJWK, generateKeyPair, type JWK, jwtVerify } from 'jose'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { clientCredentials, type FetchTokenContext, refreshTokenGrant } from '../../src/index.js'
+import { clientCredentials, refreshTokenGrant } from '../../src/index.js'
 import { mint } from '../helpers/jwt.js'
-import { startTokenServer, type TokenServer } from '../helpers/token-server.js'
+import { fetchContext as context } from '../helpers/sources.js'
+import { issueToken, startTokenServer, type TokenServer } from '../helpers/token-server.js'
 
 // private_key_jwt against a real token endpoint on 127.0.0.1 that verifies every assertion with
 // the public key, as an authorization server does (RFC 7523 §3).
@@ -17,9 +18,6 @@ beforeAll(async () => {
 })
 afterAll(() => server.close())
 afterEach(() => server.reset())
-
-const context = (): FetchTokenContext => ({ signal: new AbortController().signal, reason: 'manual', report: () => {} })
-const issue = async () => ({ body: { access_token: await mint(), token_type: 'Bearer', expires_in: 3600 } })
 
 async function verifyAll(publicKey: CryptoKey, audience: string) {
   const posts = server.hits.filter((hit) => hit.method === 'POST')
@@ -71,7 +69,7 @@ describe('private_key_jwt', () => {
   it('signs every attempt afresh: a request retried after a 500 carries a new jti', async () => {
     const { publicKey, privateKey } = await generateKeyPair('ES256')
     let calls = 0
-    server.reset(async () => (++calls === 1 ? { status: 500, body: { error: 'server_error' } } : issue()))
+    server.reset(async (hit) => (++calls === 1 ? { status: 500, body: { error: 'server_error' } } : issueToken(hit)))
     await clientCredentials({ tokenUrl: server.tokenUrl, clientId: 'agent-7', privateKey })(context())
     const verified = await verifyAll(publicKey, server.tokenUrl)
     expect(verified).toHaveLength(2)

@@ -4,12 +4,10 @@ import {
   clientCredentials,
   createTokenProvider,
   discoverTokenEndpoint,
-  type FetchTokenContext,
-  isAuthError,
   refreshTokenGrant,
 } from '../../src/index.js'
-import { mint } from '../helpers/jwt.js'
-import { type Hit, type Reply, startTokenServer, type TokenServer } from '../helpers/token-server.js'
+import { fetchContext as context, authRejection as rejection } from '../helpers/sources.js'
+import { type Hit, issueToken, type Reply, startTokenServer, type TokenServer } from '../helpers/token-server.js'
 
 // One real server on 127.0.0.1 plays the protected resource's metadata, the authorization
 // server's metadata and its token endpoint; `routes` says what each well-known path answers.
@@ -29,9 +27,7 @@ afterEach(() => server.reset())
 function serve(table: Record<string, Reply | ((hit: Hit) => Reply)>): void {
   routes = table
   server.reset(async (hit) => {
-    if (hit.method === 'POST' && hit.path === '/oauth2/token') {
-      return { body: { access_token: await mint(), token_type: 'Bearer', expires_in: 3600 } }
-    }
+    if (hit.method === 'POST' && hit.path === '/oauth2/token') return issueToken(hit)
     const route = routes[hit.path]
     if (route === undefined) return { status: 404, body: { error: 'not_found' } }
     return typeof route === 'function' ? route(hit) : route
@@ -49,18 +45,8 @@ const standard = () => ({
   '/.well-known/oauth-authorization-server/tenant': asMetadata(),
 })
 
-const context = (): FetchTokenContext => ({ signal: new AbortController().signal, reason: 'manual', report: () => {} })
 const gets = () => server.hits.filter((hit) => hit.method === 'GET').map((hit) => hit.path)
 const posts = () => server.hits.filter((hit) => hit.method === 'POST')
-
-async function rejection(promise: Promise<unknown>): Promise<AuthError> {
-  const error = await promise.then(
-    () => undefined,
-    (error: unknown) => error,
-  )
-  if (!isAuthError(error)) throw new Error(`expected an AuthError, got ${String(error)}`)
-  return error
-}
 
 describe('token endpoint discovery', () => {
   it('follows a protected resource to its authorization server, once for every caller, and asks for the resource', async () => {

@@ -6,16 +6,15 @@ import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import {
-  type AuthError,
   createTokenProvider,
   type FetchToken,
   type FetchTokenContext,
-  isAuthError,
   type TokenProvider,
   type TokenProviderEvents,
 } from '../../src/index.js'
 import { fileToken } from '../../src/node.js'
 import { mint } from '../helpers/jwt.js'
+import { fetchContext as context, authRejection as failure } from '../helpers/sources.js'
 
 let dir: string
 let path: string
@@ -57,18 +56,8 @@ function record(tokens: TokenProvider): TokenProviderEvents['token'][] {
   return events
 }
 
-async function failure(promise: Promise<unknown>): Promise<AuthError> {
-  const error = await promise.then(
-    () => undefined,
-    (error: unknown) => error,
-  )
-  if (!isAuthError(error)) throw new Error(`expected an AuthError, got ${String(error)}`)
-  return error
-}
-
 // A push only wins when newer (a later exp): the second token is issued a second later.
 const tokenPair = async () => [await mint(), await mint({ issuedAt: Date.now() + 1_000 })] as const
-const context = (): FetchTokenContext => ({ signal: new AbortController().signal, reason: 'manual', report: () => {} })
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 describe('fileToken', () => {
