@@ -23,7 +23,6 @@ export {
   UnauthorizedError,
 } from './errors.js'
 export { createHealthHandler, type HealthHandler } from './health/handler.js'
-export type { RegistryHealth, TokenHealth } from './health/types.js'
 export {
   createTokenPushHandler,
   type PushVerifyOptions,
@@ -41,6 +40,7 @@ export type {
   PushStatus,
   RefreshAllOptions,
   RefreshAllResult,
+  RegistryHealth,
   Releasable,
   Scope,
   ScopeOptions,
@@ -58,16 +58,17 @@ export {
 export type { TokenEndpointOptions } from './sources/endpoint-options.js'
 export { type RefreshTokenGrantOptions, refreshTokenGrant } from './sources/refresh-token-grant.js'
 export { createMemoryStore, type MemoryStoreOptions } from './store/memory-store.js'
-export type { Lease, TokenStore } from './store/types.js'
 export type { TokenProviderOptions } from './token/options.js'
 export { createTokenProvider } from './token/provider.js'
 export { providerDefaults } from './token/schedule.js'
+export type { Lease, TokenStore } from './token/store.js'
 export { type ParseTokenOptions, parseToken, type TokenInput, type TokenSet } from './token/token-set.js'
 export type {
   FetchToken,
   FetchTokenContext,
   GetTokenOptions,
   RefreshReason,
+  TokenHealth,
   TokenProvider,
   TokenProviderErrorEvent,
   TokenProviderEvents,

@@ -11,4 +11,4 @@ export {
   type RedisTokenStore,
   redisStoreDefaults,
 } from './store/redis-store.js'
-export type { Lease, TokenStore } from './store/types.js'
+export type { Lease, TokenStore } from './token/store.js'

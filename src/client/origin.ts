@@ -95,9 +95,3 @@ function parseHttpUrl(value: string | URL, option: string): URL {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError(`${option} must use http or https`)
   return url
 }
-
-/** redactUrl drops the query and fragment of a URL for events and errors: they may carry secrets. */
-export function redactUrl(url: string): string {
-  const end = url.search(/[?#]/)
-  return end < 0 ? url : url.slice(0, end)
-}

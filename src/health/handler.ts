@@ -1,9 +1,9 @@
+import { registryHealth } from '../registry/health.js'
 import { isRegistryShape } from '../registry/shape.js'
-import type { TokenRegistry } from '../registry/types.js'
+import type { RegistryHealth, TokenRegistry } from '../registry/types.js'
+import { healthOf } from '../token/health.js'
 import { isTokenProvider } from '../token/shape.js'
-import type { TokenProvider } from '../token/types.js'
-import { healthOf, registryHealth } from './snapshot.js'
-import type { RegistryHealth, TokenHealth } from './types.js'
+import type { TokenHealth, TokenProvider } from '../token/types.js'
 
 /**
  * HealthHandler is a Fetch-API request handler, as {@link createHealthHandler} makes.

@@ -10,8 +10,8 @@ import {
   ValueType,
 } from '@opentelemetry/api'
 import { isAuthError } from '../errors.js'
-import { healthOf } from '../health/snapshot.js'
 import { errorName } from '../internal/describe.js'
+import { healthOf } from '../token/health.js'
 import type { ObservableProvider, ObserverHandle, ProviderObserver } from '../token/observe.js'
 import { observeProvider } from '../token/observe.js'
 import type { TokenSet } from '../token/token-set.js'

@@ -1,7 +1,6 @@
 import { createLocalJWKSet, type JSONWebKeySet, type JWK, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose'
 import { isAuthError } from '../errors.js'
-import { type ReportingRegistry, reportPush } from '../registry/registry.js'
-import type { PushStatus, TokenRegistry } from '../registry/types.js'
+import { type PushStatus, type ReportingRegistry, reportPush, type TokenRegistry } from '../registry/types.js'
 import { decodeClaims, parseToken } from '../token/token-set.js'
 import { readLimited, tooLarge } from './read-body.js'
 

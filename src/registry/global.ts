@@ -1,5 +1,5 @@
-import { createRegistry, globalRegistryKey } from './registry.js'
-import type { TokenRegistry } from './types.js'
+import { createRegistry } from './registry.js'
+import { globalRegistryKey, type TokenRegistry } from './types.js'
 
 type GlobalSlot = { [globalRegistryKey]?: TokenRegistry }
 

@@ -1,9 +1,9 @@
 import type { RefreshingClient } from '../client/client.js'
-import { redactUrl } from '../client/origin.js'
 import { DisposedError, isAuthError, UnauthorizedError } from '../errors.js'
 import { aliasDispose } from '../internal/dispose.js'
 import { Events } from '../internal/events.js'
 import { clampDelay, Timer, unrefTimer } from '../internal/timer.js'
+import { redactUrl } from '../internal/url.js'
 import type { MemberOwner } from './scope.js'
 import type { Heartbeat, HeartbeatEvents, HeartbeatOptions } from './types.js'
 

@@ -1,32 +1,22 @@
 import { DisposedError, isAuthError } from '../errors.js'
-import { registryHealth } from '../health/snapshot.js'
-import type { RegistryHealth } from '../health/types.js'
 import { aliasDispose, disposeAll } from '../internal/dispose.js'
 import { Events } from '../internal/events.js'
 import type { TokenInput } from '../token/token-set.js'
 import type { TokenProvider } from '../token/types.js'
+import { registryHealth } from './health.js'
 import { ScopeImpl } from './scope.js'
-import type {
-  PushStatus,
-  RefreshAllOptions,
-  RefreshAllResult,
-  Scope,
-  ScopeOptions,
-  TokenRegistry,
-  TokenRegistryEvents,
+import {
+  globalRegistryKey,
+  type PushStatus,
+  type RefreshAllOptions,
+  type RefreshAllResult,
+  type RegistryHealth,
+  reportPush,
+  type Scope,
+  type ScopeOptions,
+  type TokenRegistry,
+  type TokenRegistryEvents,
 } from './types.js'
-
-/**
- * reportPush is how a push handler (of any copy of the library) reports an outcome to a registry,
- * which turns it into a `push` event. Registries without it simply emit nothing.
- */
-export const reportPush = Symbol.for('refreshing-client.reportPush.v1')
-
-/** The key of the process-wide registry on `globalThis`; shared by every copy of the library. */
-export const globalRegistryKey = Symbol.for('refreshing-client.registry.v1')
-
-/** A registry that may take push reports. */
-export type ReportingRegistry = TokenRegistry & { [reportPush]?: (id: string | undefined, status: PushStatus) => void }
 
 /**
  * createRegistry makes a {@link TokenRegistry}: one scope per session or identity, each owning

@@ -1,9 +1,8 @@
 import type { RefreshingClient } from '../client/client.js'
 import type { RefreshingClientOptions } from '../client/types.js'
-import type { RegistryHealth } from '../health/types.js'
 import type { TokenProviderOptions } from '../token/options.js'
 import type { TokenInput } from '../token/token-set.js'
-import type { TokenProvider } from '../token/types.js'
+import type { TokenHealth, TokenProvider } from '../token/types.js'
 
 /**
  * ScopeOptions say how a scope gets its provider: options for a provider it makes and owns, or a
@@ -297,3 +296,33 @@ export interface Heartbeat extends Disposable {
   /** Stops the heartbeat, aborting a beat in flight. Idempotent. */
   dispose(): void
 }
+
+/**
+ * RegistryHealth is a token-free snapshot of every scope of a registry, keyed by scope id: healthy
+ * when every scope's provider is (and so when there is no scope), unhealthy once disposed.
+ *
+ * @example
+ * ```ts
+ * const { healthy, scopes } = registry.health()
+ * const failing = Object.entries(scopes).filter(([, health]) => !health.healthy).map(([id]) => id)
+ * if (!healthy) console.warn(`agents without a usable token: ${failing.join(', ')}`)
+ * ```
+ */
+export interface RegistryHealth {
+  /** Whether every scope's provider holds a token it would send now. */
+  healthy: boolean
+  /** Each scope's {@link TokenHealth}, by scope id. */
+  scopes: Record<string, TokenHealth>
+}
+
+/**
+ * reportPush is how a push handler (of any copy of the library) reports an outcome to a registry,
+ * which turns it into a `push` event. Registries without it simply emit nothing.
+ */
+export const reportPush = Symbol.for('refreshing-client.reportPush.v1')
+
+/** The key of the process-wide registry on `globalThis`; shared by every copy of the library. */
+export const globalRegistryKey = Symbol.for('refreshing-client.registry.v1')
+
+/** A registry that may take push reports. */
+export type ReportingRegistry = TokenRegistry & { [reportPush]?: (id: string | undefined, status: PushStatus) => void }

@@ -2,6 +2,7 @@ import { resolve } from 'node:path'
 import { AuthError, isAuthError } from '../errors.js'
 import { codeOf, errorName } from '../internal/describe.js'
 import { aliasDispose } from '../internal/dispose.js'
+import type { Lease, TokenStore } from '../token/store.js'
 import { isNewer, type TokenSet } from '../token/token-set.js'
 import {
   checkPath,
@@ -16,7 +17,6 @@ import { withFileLock } from './file-lock.js'
 import { FileWatchers } from './file-watchers.js'
 import { checkKey, checkToken, checkTtl, duration, isKept } from './store-checks.js'
 import { aesGcmCodec, checkEncryptionKey, plainCodec, type TokenCodec } from './token-codec.js'
-import type { Lease, TokenStore } from './types.js'
 
 /**
  * FileStoreOptions are the options of {@link createFileStore}. Times are milliseconds.

@@ -1,6 +1,6 @@
+import type { Lease, TokenStore } from '../token/store.js'
 import { isNewer, type TokenSet } from '../token/token-set.js'
 import { isKept } from './store-checks.js'
-import type { Lease, TokenStore } from './types.js'
 
 /**
  * MemoryStoreOptions are the options of {@link createMemoryStore}.

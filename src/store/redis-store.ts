@@ -2,12 +2,12 @@ import type { Redis } from 'ioredis'
 import { AuthError, DisposedError } from '../errors.js'
 import { aliasDispose } from '../internal/dispose.js'
 import { clampDelay, unrefTimer } from '../internal/timer.js'
+import type { Lease, TokenStore } from '../token/store.js'
 import type { TokenSet } from '../token/token-set.js'
 import { type Call, compareAndDelete, compareAndSet, runScript } from './redis-scripts.js'
 import { Watchers } from './redis-watchers.js'
 import { checkKey, checkToken, checkTtl, duration, isKept } from './store-checks.js'
 import { aesGcmCodec, type CodecError, checkEncryptionKey, plainCodec, type TokenCodec } from './token-codec.js'
-import type { Lease, TokenStore } from './types.js'
 
 /**
  * RedisStoreOptions are the options of {@link createRedisStore}. Times are milliseconds.

@@ -1,6 +1,6 @@
 import { AuthError } from '../errors.js'
 import { unrefTimer } from '../internal/timer.js'
-import type { Lease, TokenStore } from '../store/types.js'
+import type { Lease, TokenStore } from './store.js'
 import { isNewer, type TokenSet } from './token-set.js'
 import type { RefreshReason } from './types.js'
 

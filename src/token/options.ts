@@ -1,6 +1,6 @@
 import { boundTo } from '../dpop/signer.js'
-import type { TokenStore } from '../store/types.js'
 import { providerDefaults } from './schedule.js'
+import type { TokenStore } from './store.js'
 import type { TokenInput } from './token-set.js'
 import type { FetchToken } from './types.js'
 

@@ -1,5 +1,4 @@
 import { AuthError, DisposedError, isAuthError, RefreshError } from '../errors.js'
-import type { TokenHealth } from '../health/types.js'
 import { describeError as describe } from '../internal/describe.js'
 import { aliasDispose } from '../internal/dispose.js'
 import { Events } from '../internal/events.js'
@@ -11,23 +10,16 @@ import { notifyReplay, type ObserverHandle, Observers, observeProvider, type Pro
 import { type ResolvedOptions, resolveOptions, type TokenProviderOptions } from './options.js'
 import { backoffDelay, scheduleFor } from './schedule.js'
 import { checkClaims, decodeClaims, isNewer, parseToken, type TokenInput, type TokenSet } from './token-set.js'
-import type {
-  GetTokenOptions,
-  RefreshReason,
-  TokenProvider,
-  TokenProviderEvents,
-  TokenProviderState,
-  TokenReason,
+import {
+  type GetTokenOptions,
+  peekToken,
+  type RefreshReason,
+  type TokenHealth,
+  type TokenProvider,
+  type TokenProviderEvents,
+  type TokenProviderState,
+  type TokenReason,
 } from './types.js'
-
-/**
- * peekToken is the client's fast path across copies of the library: the valid access token, or
- * `undefined` when the caller must await `getToken()`. It starts a background refresh when due.
- */
-export const peekToken = Symbol.for('refreshing-client.peekToken.v1')
-
-/** A provider that may offer the {@link peekToken} fast path. */
-export type PeekableProvider = TokenProvider & { [peekToken]?: () => string | undefined }
 
 /**
  * createTokenProvider makes a {@link TokenProvider} for one identity.

@@ -1,4 +1,3 @@
-import type { TokenHealth } from '../health/types.js'
 import type { TokenInput, TokenSet } from './token-set.js'
 
 /**
@@ -209,3 +208,53 @@ export interface TokenProvider extends Disposable {
   /** Stops timers, aborts a refresh in flight, removes listeners. Idempotent. */
   dispose(): void
 }
+
+/**
+ * TokenHealth is a token-free snapshot of one provider, for health checks and readiness probes:
+ * plain numbers and strings only, so `JSON.stringify` gives it as it is. Times are epoch
+ * milliseconds; a field whose value is unknown is absent.
+ *
+ * @example
+ * ```ts
+ * const health: TokenHealth = tokens.health()
+ * // { state: 'stale', healthy: true, consecutiveFailures: 2, lastErrorCode: 'ERR_REFRESH',
+ * //   expiresAt: 1767225600000, refreshAt: 1767225540000, lastRefreshAt: 1767222000000 }
+ * if (!health.healthy) alert(`no usable token since ${new Date(health.expiresAt ?? 0).toISOString()}`)
+ * ```
+ */
+export interface TokenHealth {
+  /** Where the provider stands (see `TokenProviderState`). */
+  state: TokenProviderState
+  /**
+   * Whether the provider holds a token it would send now: one that is neither past its expiry (less
+   * the clock skew) nor refused by a server. Still `true` while a refresh is in flight.
+   */
+  healthy: boolean
+  /**
+   * When the held token expires (epoch ms), if that is known: on the issuer's clock, like the token's
+   * own `exp` (`expiresAt − clockOffsetMs` is the local time).
+   */
+  expiresAt?: number
+  /**
+   * When the next unforced refresh is due (epoch ms, local clock): the refresh point, or later while failed
+   * refreshes back off. Absent without a token of known expiry, or once refreshing has given up.
+   */
+  refreshAt?: number
+  /** When a refresh last succeeded (epoch ms, local clock), if one has. */
+  lastRefreshAt?: number
+  /** The `code` of the latest failure since the last success (such as `ERR_OAUTH2` or `ERR_REFRESH`). */
+  lastErrorCode?: string
+  /** How many refreshes in a row have failed since the last success (or pushed token); 0 when none. */
+  consecutiveFailures: number
+  /** The estimated issuer clock minus the local clock (ms), once the provider has evidence of it. */
+  clockOffsetMs?: number
+}
+
+/**
+ * peekToken is the client's fast path across copies of the library: the valid access token, or
+ * `undefined` when the caller must await `getToken()`. It starts a background refresh when due.
+ */
+export const peekToken = Symbol.for('refreshing-client.peekToken.v1')
+
+/** A provider that may offer the {@link peekToken} fast path. */
+export type PeekableProvider = TokenProvider & { [peekToken]?: () => string | undefined }

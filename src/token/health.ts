@@ -1,6 +1,4 @@
-import type { TokenRegistry } from '../registry/types.js'
-import type { TokenProvider } from '../token/types.js'
-import type { RegistryHealth, TokenHealth } from './types.js'
+import type { TokenHealth, TokenProvider } from './types.js'
 
 /**
  * healthOf is `provider.health()`, or, for a provider from a copy of the library that predates it
@@ -22,21 +20,4 @@ export function healthOf(provider: TokenProvider): TokenHealth {
   const health: TokenHealth = { state, healthy, consecutiveFailures: 0 }
   if (expiresAt !== undefined) health.expiresAt = expiresAt
   return health
-}
-
-/**
- * registryHealth is every scope's {@link healthOf}, keyed by id (in an object without a prototype,
- * so that no scope id can collide with `Object.prototype`), and whether all of them are healthy.
- */
-export function registryHealth(registry: TokenRegistry): RegistryHealth {
-  const scopes: Record<string, TokenHealth> = Object.create(null)
-  let healthy = true
-  for (const id of registry.ids()) {
-    const scope = registry.get(id)
-    if (scope === undefined) continue
-    const health = healthOf(scope.tokens)
-    scopes[id] = health
-    healthy &&= health.healthy
-  }
-  return { healthy, scopes }
 }

@@ -1,4 +1,4 @@
-import type { TokenSet } from '../token/token-set.js'
+import type { TokenSet } from './token-set.js'
 
 /**
  * Lease is the right to refresh one identity's token for the fleet, held by one process until it
