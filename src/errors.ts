@@ -32,6 +32,8 @@ export type AuthErrorCode =
   | 'ERR_DISCOVERY'
   | 'ERR_STORE'
   | 'ERR_STORE_UNREADABLE'
+  | 'ERR_PUSH_REFUSED'
+  | 'ERR_HEARTBEAT_TIMEOUT'
 
 /**
  * AuthErrorOptions are the options of every error constructor.

@@ -1,7 +1,7 @@
 import { isIP } from 'node:net'
 import { describeError as describe } from '../internal/describe.js'
 import { createFileStore } from '../store/file-store.js'
-import { createTokenProvider } from '../token/provider.js'
+import { createTokenProvider } from '../token/create.js'
 import { parse, sourceHelp, sourceOptions, UsageError } from './options.js'
 import { startProxy } from './proxy.js'
 import { type Source, type SourceValues, sourceFrom } from './source.js'

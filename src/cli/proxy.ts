@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net'
 import { Readable } from 'node:stream'
 import { RefreshingClient } from '../client/client.js'
 import { isAuthError } from '../errors.js'
-import { createTokenProvider } from '../token/provider.js'
+import { createTokenProvider } from '../token/create.js'
 import type { Source } from './source.js'
 
 /** ProxyOptions configure {@link startProxy}. */

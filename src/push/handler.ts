@@ -1,5 +1,6 @@
 import { createLocalJWKSet, type JSONWebKeySet, type JWK, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose'
-import { isAuthError } from '../errors.js'
+import { AuthError, isAuthError } from '../errors.js'
+import { wholeNumber } from '../internal/options.js'
 import { type PushStatus, type ReportingRegistry, reportPush, type TokenRegistry } from '../registry/types.js'
 import { decodeClaims, parseToken } from '../token/token-set.js'
 import { readLimited, tooLarge } from './read-body.js'
@@ -89,12 +90,22 @@ const reasons: Record<Exclude<PushStatus, 204>, string> = {
 }
 
 /** A refusal: the status and a message for the caller, which never quotes the token. */
-class Refusal {
+class Refusal extends AuthError {
   constructor(
     readonly status: Exclude<PushStatus, 204>,
-    readonly message: string,
-  ) {}
+    message: string,
+  ) {
+    super(message, { code: 'ERR_PUSH_REFUSED' })
+  }
 }
+
+/** A push handler's defaults. */
+const pushHandlerDefaults = Object.freeze({
+  /** A token push is a JWT in a small JSON object: 16 KiB leaves room for large tokens, no more. */
+  maxBodyBytes: 16_384,
+  /** The verified JWT's claim that must equal the scope id (the subject the token was issued to). */
+  scopeClaim: 'sub' as string | false,
+})
 
 /**
  * createTokenPushHandler makes a Fetch-API handler through which a control plane hands a running
@@ -115,13 +126,12 @@ class Refusal {
  * ```
  */
 export function createTokenPushHandler(options: TokenPushHandlerOptions): TokenPushHandler {
-  const { registry, scopeId, verify, maxBodyBytes = 16_384, scopeClaim = 'sub' } = options ?? {}
+  const { registry, scopeId, verify, scopeClaim = pushHandlerDefaults.scopeClaim } = options ?? {}
   if (typeof registry?.setToken !== 'function' || typeof registry.has !== 'function') {
     throw new TypeError('createTokenPushHandler needs a registry')
   }
   if (typeof scopeId !== 'function') throw new TypeError('scopeId must be a function')
-  if (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 1)
-    throw new RangeError('maxBodyBytes must be a positive integer')
+  const maxBodyBytes = wholeNumber('maxBodyBytes', options?.maxBodyBytes, pushHandlerDefaults.maxBodyBytes, 1)
   if (scopeClaim !== false && (typeof scopeClaim !== 'string' || scopeClaim.length === 0)) {
     throw new TypeError('scopeClaim must be a claim name or false')
   }

@@ -1,11 +1,24 @@
 import type { RefreshingClient } from '../client/client.js'
-import { DisposedError, isAuthError, UnauthorizedError } from '../errors.js'
+import { AuthError, DisposedError, isAuthError, UnauthorizedError } from '../errors.js'
 import { aliasDispose } from '../internal/dispose.js'
 import { Events } from '../internal/events.js'
-import { clampDelay, Timer, unrefTimer } from '../internal/timer.js'
+import { duration, ratio } from '../internal/options.js'
+import { clampDelay, maxTimerDelayMs, Timer, unrefTimer } from '../internal/timer.js'
 import { redactUrl } from '../internal/url.js'
 import type { MemberOwner } from './scope.js'
 import type { Heartbeat, HeartbeatEvents, HeartbeatOptions } from './types.js'
+
+/** A heartbeat's defaults. */
+const heartbeatDefaults = Object.freeze({
+  method: 'POST',
+  /** Each interval varies by up to ±10%, so that a fleet's beats do not line up. */
+  jitterRatio: 0.1,
+  /**
+   * The default timeout is the interval, but at least this: a beat that waits for a first token, or
+   * crosses a loaded machine, needs more than a short interval.
+   */
+  minTimeoutMs: 10_000,
+})
 
 /**
  * startHeartbeat sends `method` (default POST) to `url` at once and then every `intervalMs`
@@ -52,13 +65,17 @@ export class HeartbeatImpl implements Heartbeat {
     ownsClient: boolean,
     owner: MemberOwner | undefined,
   ) {
-    const { url, intervalMs, method = 'POST', body, jitterRatio = 0.1 } = options
-    // A beat that waits for a first token, or crosses a loaded machine, needs more than a short interval.
-    const timeoutMs = options.timeoutMs ?? Math.max(intervalMs, 10_000)
+    const { url, method = heartbeatDefaults.method, body } = options
     if (typeof url !== 'string' && !(url instanceof URL)) throw new TypeError('heartbeat url must be a string or URL')
-    if (!(intervalMs > 0) || !Number.isFinite(intervalMs)) throw new RangeError('intervalMs must be a positive number')
-    if (!(jitterRatio >= 0 && jitterRatio < 1)) throw new RangeError('jitterRatio must be at least 0 and below 1')
-    if (!(timeoutMs > 0)) throw new RangeError('timeoutMs must be a positive number')
+    const intervalMs = duration('intervalMs', options.intervalMs ?? Number.NaN, 0)
+    const jitterRatio = ratio('jitterRatio', options.jitterRatio, heartbeatDefaults.jitterRatio)
+    if (jitterRatio === 1) throw new RangeError('jitterRatio must be at least 0 and below 1')
+    const timeoutMs = duration(
+      'timeoutMs',
+      options.timeoutMs,
+      Math.min(Math.max(intervalMs, heartbeatDefaults.minTimeoutMs), maxTimerDelayMs),
+      { timer: true },
+    )
     if (typeof method !== 'string') throw new TypeError('method must be a string')
     if (body !== undefined && typeof body !== 'function') throw new TypeError('body must be a function')
     this.#client = client
@@ -118,7 +135,10 @@ export class HeartbeatImpl implements Heartbeat {
   async #beat(): Promise<void> {
     const controller = new AbortController()
     this.#inFlight = controller
-    const timeout = setTimeout(() => controller.abort(new Error('heartbeat timed out')), clampDelay(this.#timeoutMs))
+    const timeout = setTimeout(
+      () => controller.abort(new AuthError('heartbeat timed out', { code: 'ERR_HEARTBEAT_TIMEOUT' })),
+      clampDelay(this.#timeoutMs),
+    )
     unrefTimer(timeout)
     this.#sent++
     try {

@@ -1,6 +1,7 @@
 import { DisposedError, isAuthError } from '../errors.js'
 import { aliasDispose, disposeAll } from '../internal/dispose.js'
 import { Events } from '../internal/events.js'
+import { wholeNumber } from '../internal/options.js'
 import type { TokenInput } from '../token/token-set.js'
 import type { TokenProvider } from '../token/types.js'
 import { registryHealth } from './health.js'
@@ -17,6 +18,12 @@ import {
   type TokenRegistry,
   type TokenRegistryEvents,
 } from './types.js'
+
+/** `refreshAll()`'s defaults. */
+const refreshAllDefaults = Object.freeze({
+  /** Refreshes at once: enough to renew a few hundred scopes in seconds, few enough not to storm the issuer. */
+  concurrency: 8,
+})
 
 /**
  * createRegistry makes a {@link TokenRegistry}: one scope per session or identity, each owning
@@ -86,10 +93,9 @@ class Registry implements TokenRegistry {
 
   async refreshAll(options: RefreshAllOptions = {}): Promise<RefreshAllResult> {
     this.#check()
-    const { filter, concurrency = 8 } = options
+    const { filter } = options
     if (filter !== undefined && typeof filter !== 'function') throw new TypeError('filter must be a function')
-    if (!Number.isInteger(concurrency) || concurrency < 1)
-      throw new RangeError('concurrency must be a whole number ≥ 1')
+    const concurrency = wholeNumber('concurrency', options.concurrency, refreshAllDefaults.concurrency, 1)
     // One refresh per provider, even when scopes share one.
     const work = new Map<TokenProvider, string>()
     for (const scope of this.#scopes.values()) {

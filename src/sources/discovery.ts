@@ -1,4 +1,5 @@
-import { duration, endpointDefaults } from './endpoint-options.js'
+import { duration } from '../internal/options.js'
+import { endpointDefaults } from './endpoint-options.js'
 import { discoveryError, fetchMetadata, type Identifier, isLoopback, parseIdentifier } from './metadata-fetch.js'
 
 /**
@@ -72,7 +73,9 @@ export async function discoverTokenEndpoint(options: DiscoverTokenEndpointOption
   const fail = (message: string) => new TypeError(`discoverTokenEndpoint: ${message}`)
   if (typeof options !== 'object' || options === null) throw fail('options must be an object')
   const { fetch, signal } = options
-  const timeoutMs = duration('discoverTokenEndpoint', 'timeoutMs', options.timeoutMs, endpointDefaults.timeoutMs)
+  const timeoutMs = duration('discoverTokenEndpoint: timeoutMs', options.timeoutMs, endpointDefaults.timeoutMs, {
+    timer: true,
+  })
   const issuer = options.issuer === undefined ? undefined : parseIdentifier(options.issuer, 'issuer', fail)
   const resource =
     options.protectedResource === undefined

@@ -1,5 +1,4 @@
 import type { DPoP } from '../dpop/dpop.js'
-import { maxTimerDelayMs } from '../internal/timer.js'
 
 /**
  * TokenEndpointOptions are the options every OAuth2 token source shares: where the token endpoint
@@ -129,22 +128,4 @@ export function stringRecord(
   const entries = Object.entries(value)
   for (const [key, item] of entries) if (typeof item !== 'string') throw fail(`${name}.${key} must be a string`)
   return entries as [string, string][]
-}
-
-/** duration checks a timer length in ms. */
-export function duration(source: string, name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback
-  if (typeof value !== 'number' || !(value > 0 && value <= maxTimerDelayMs)) {
-    throw new RangeError(`${source}: ${name} must be a number of milliseconds, greater than 0 and at most 2^31 - 1`)
-  }
-  return value
-}
-
-/** retryLimit checks the `retry` option. */
-export function retryLimit(source: string, value: number | undefined): number {
-  if (value === undefined) return endpointDefaults.retry
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
-    throw new RangeError(`${source}: retry must be a whole number, at least 0`)
-  }
-  return value
 }

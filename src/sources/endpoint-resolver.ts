@@ -1,15 +1,14 @@
 import { signerOf } from '../dpop/signer.js'
 import { AuthError, isAuthError } from '../errors.js'
+import { duration, wholeNumber } from '../internal/options.js'
 import { withSignal } from '../internal/signal.js'
 import { type ClientAuthOptions, resolveClientAuth, signingFetch } from './client-auth.js'
 import { discover } from './discovery.js'
 import { dpopFetch } from './dpop-fetch.js'
 import {
-  duration,
   type Endpoint,
   endpointDefaults,
   parseTokenUrl,
-  retryLimit,
   stringRecord,
   type TokenEndpointOptions,
 } from './endpoint-options.js'
@@ -68,8 +67,8 @@ export function resolveEndpoint(source: string, options: TokenEndpointOptions, g
   } catch {
     throw fail('headers must be valid HTTP header names and values')
   }
-  const timeoutMs = duration(source, 'timeoutMs', options.timeoutMs, endpointDefaults.timeoutMs)
-  const retry = retryLimit(source, options.retry)
+  const timeoutMs = duration(`${source}: timeoutMs`, options.timeoutMs, endpointDefaults.timeoutMs, { timer: true })
+  const retry = wholeNumber(`${source}: retry`, options.retry, endpointDefaults.retry, 0)
   const sent = Object.freeze({
     accept: 'application/json',
     'content-type': 'application/x-www-form-urlencoded',

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { AuthError } from '../errors.js'
 import { codeOf } from '../internal/describe.js'
+import { duration } from '../internal/options.js'
 import type { FetchToken, TokenProvider } from '../token/types.js'
 
 /**
@@ -52,11 +53,16 @@ export function fileToken(path: string | URL, options: FileTokenOptions = {}): F
   const file = typeof path === 'string' ? path : fileURLToPath(path)
   if (file === '') throw new TypeError('fileToken: path must not be empty')
   if (typeof options !== 'object' || options === null) throw new TypeError('fileToken: options must be an object')
-  const { watch = false, pollIntervalMs = fileTokenDefaults.pollIntervalMs } = options
+  const { watch = false } = options
   if (typeof watch !== 'boolean') throw new TypeError('fileToken: watch must be a boolean')
-  if (typeof pollIntervalMs !== 'number' || !(pollIntervalMs >= 1 && pollIntervalMs <= 2 ** 31 - 1)) {
-    throw new RangeError('fileToken: pollIntervalMs must be a number of milliseconds, from 1 to 2^31 - 1')
-  }
+  const pollIntervalMs = duration(
+    'fileToken: pollIntervalMs',
+    options.pollIntervalMs,
+    fileTokenDefaults.pollIntervalMs,
+    {
+      timer: true,
+    },
+  )
 
   const fetchToken: FetchToken = ({ signal }) => readToken(file, signal)
   if (watch) fetchToken.attach = (provider) => watchToken(file, pollIntervalMs, provider)

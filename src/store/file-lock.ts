@@ -3,6 +3,7 @@ import { link, open, readFile, rename, stat, unlink } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { AuthError } from '../errors.js'
 import { codeOf } from '../internal/describe.js'
+import { delay } from '../internal/wait.js'
 
 /** Who holds a write lock: written into the lock file, so that others can tell a dead holder. */
 interface Owner {
@@ -62,7 +63,7 @@ async function take({ path, staleMs, waitMs }: FileLockOptions): Promise<string>
         code: 'ERR_STORE',
       })
     }
-    await delay(pause)
+    await delay(pause, { keepAlive: true }) // a caller awaits this store call; `waitMs` bounds it
   }
 }
 
@@ -129,9 +130,4 @@ function parseOwner(text: string): Owner | undefined {
     // A lock being written: judged by its file's age.
   }
   return undefined
-}
-
-// Not unref'd: a caller awaits this store call, and the wait is bounded by `waitMs`.
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
 }

@@ -2,6 +2,7 @@ import { resolve } from 'node:path'
 import { AuthError, isAuthError } from '../errors.js'
 import { codeOf, errorName } from '../internal/describe.js'
 import { aliasDispose } from '../internal/dispose.js'
+import { duration } from '../internal/options.js'
 import type { Lease, TokenStore } from '../token/store.js'
 import { isNewer, type TokenSet } from '../token/token-set.js'
 import {
@@ -15,7 +16,7 @@ import {
 } from './file-document.js'
 import { withFileLock } from './file-lock.js'
 import { FileWatchers } from './file-watchers.js'
-import { checkKey, checkToken, checkTtl, duration, isKept } from './store-checks.js'
+import { checkKey, checkToken, checkTtl, isKept } from './store-checks.js'
 import { aesGcmCodec, checkEncryptionKey, plainCodec, type TokenCodec } from './token-codec.js'
 
 /**
@@ -139,7 +140,10 @@ class FileStore implements FileTokenStore {
     this.#codec = encryptionKey === undefined ? plainCodec : aesGcmCodec(encryptionKey, format)
     const staleMs = duration('lockStaleMs', options.lockStaleMs, fileStoreDefaults.lockStaleMs)
     this.#lock = { path: `${this.#path}.lock`, staleMs, waitMs: fileStoreDefaults.lockWaitMs }
-    this.#watchers = new FileWatchers(this.#path, duration('pollMs', options.pollMs, fileStoreDefaults.pollMs))
+    this.#watchers = new FileWatchers(
+      this.#path,
+      duration('pollMs', options.pollMs, fileStoreDefaults.pollMs, { timer: true }),
+    )
   }
 
   get [Symbol.toStringTag](): string {

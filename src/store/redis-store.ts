@@ -1,12 +1,13 @@
 import type { Redis } from 'ioredis'
 import { AuthError, DisposedError } from '../errors.js'
 import { aliasDispose } from '../internal/dispose.js'
-import { clampDelay, unrefTimer } from '../internal/timer.js'
+import { duration } from '../internal/options.js'
+import { withTimeout } from '../internal/wait.js'
 import type { Lease, TokenStore } from '../token/store.js'
 import type { TokenSet } from '../token/token-set.js'
 import { type Call, compareAndDelete, compareAndSet, runScript } from './redis-scripts.js'
 import { Watchers } from './redis-watchers.js'
-import { checkKey, checkToken, checkTtl, duration, isKept } from './store-checks.js'
+import { checkKey, checkToken, checkTtl, isKept } from './store-checks.js'
 import { aesGcmCodec, type CodecError, checkEncryptionKey, plainCodec, type TokenCodec } from './token-codec.js'
 
 /**
@@ -167,7 +168,7 @@ class RedisStore implements RedisTokenStore {
       options.unknownExpiryTtlMs,
       redisStoreDefaults.unknownExpiryTtlMs,
     )
-    this.#timeoutMs = duration('timeoutMs', options.timeoutMs, redisStoreDefaults.timeoutMs)
+    this.#timeoutMs = duration('timeoutMs', options.timeoutMs, redisStoreDefaults.timeoutMs, { timer: true })
     this.#now = now
     this.#onError = onError ?? (() => {})
     this.#call = (command, ...args) => redis.call(command, ...args)
@@ -274,29 +275,19 @@ class RedisStore implements RedisTokenStore {
         code: 'ERR_STORE',
       })
     }
-    let timer: ReturnType<typeof setTimeout> | undefined
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new AuthError(`Redis token store: could not ${what}: no answer from Redis within ${this.#timeoutMs} ms`, {
-              code: 'ERR_STORE',
-            }),
-          ),
-        clampDelay(this.#timeoutMs),
-      )
-      unrefTimer(timer)
-    })
+    const timeoutMs = this.#timeoutMs
+    const noAnswer = () =>
+      new AuthError(`Redis token store: could not ${what}: no answer from Redis within ${timeoutMs} ms`, {
+        code: 'ERR_STORE',
+      })
     try {
-      return await Promise.race([run(this.#call), timeout])
+      return await withTimeout(() => run(this.#call), timeoutMs, noAnswer)
     } catch (error) {
       if (error instanceof AuthError) throw error
       throw new AuthError(`Redis token store: could not ${what}: ${messageOf(error)}`, {
         code: 'ERR_STORE',
         cause: safeCause(error),
       })
-    } finally {
-      clearTimeout(timer)
     }
   }
 

@@ -1,4 +1,5 @@
 import { DisposedError } from '../errors.js'
+import { duration } from '../internal/options.js'
 import type { TokenSet } from '../token/token-set.js'
 
 /** checkToken refuses what no store can keep: a token without an access token, or with times that are not numbers. */
@@ -13,15 +14,6 @@ export function checkToken(token: TokenSet): void {
   }
 }
 
-/** duration validates a store option in milliseconds: `fallback` when absent, a `RangeError` naming it when not positive. */
-export function duration(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback
-  if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) {
-    throw new RangeError(`${name} must be a positive, finite number of milliseconds`)
-  }
-  return value
-}
-
 /** checkKey refuses calls on a disposed store (named by `store`) and keys that are not non-empty strings. */
 export function checkKey(key: string, disposed: boolean, store: string): string {
   if (disposed) throw new DisposedError(store)
@@ -31,9 +23,7 @@ export function checkKey(key: string, disposed: boolean, store: string): string 
 
 /** checkTtl refuses a lease time that is not a positive, finite number of milliseconds. */
 export function checkTtl(ttlMs: number): void {
-  if (typeof ttlMs !== 'number' || !(ttlMs > 0) || !Number.isFinite(ttlMs)) {
-    throw new RangeError('ttlMs must be a positive, finite number of milliseconds')
-  }
+  duration('ttlMs', ttlMs, 0)
 }
 
 /**

@@ -1,3 +1,4 @@
+import { AuthError } from '../errors.js'
 import { isRecord } from '../internal/guards.js'
 import type { TokenSet } from '../token/token-set.js'
 
@@ -32,9 +33,12 @@ export interface TokenCodec {
   decode(raw: string, name: string): Promise<TokenSet>
 }
 
-/** CodecError says why a stored value could not be read; its message never quotes the value. */
-export class CodecError extends Error {
+/** CodecError says why a stored value could not be read (`ERR_STORE_UNREADABLE`); its message never quotes the value. */
+export class CodecError extends AuthError {
   override name = 'CodecError'
+  constructor(message: string) {
+    super(message, { code: 'ERR_STORE_UNREADABLE' })
+  }
 }
 
 /**

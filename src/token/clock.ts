@@ -1,3 +1,5 @@
+import { decodeClaims, type TokenInput } from './token-set.js'
+
 /**
  * The largest clock offset believed: the local clock may be an hour off the issuer's (a laptop
  * after sleep, a VM or container without NTP), and the evidence has whole-second resolution, so an
@@ -36,5 +38,37 @@ export class ClockOffset {
     const current = this.#offsetMs ?? 0
     this.#offsetMs = current >= low && current <= high ? current : Math.min(high, maxClockOffsetMs)
     return true
+  }
+
+  /**
+   * learn takes the evidence of one `fetchToken` call, sent at `sentAt` and answered at
+   * `receivedAt` (local ms): the endpoint's `Date` header when the source reported one (unless it is
+   * wildly off), else the `iat` of the token fetched, unless that is the token already held (a
+   * caching endpoint's old token is no evidence of the time). Pushed and stored tokens never are.
+   */
+  learn(
+    date: { value: number; at: number } | undefined,
+    input: TokenInput,
+    held: string | undefined,
+    sentAt: number,
+    receivedAt: number,
+  ): void {
+    if (date !== undefined && this.observe(date.value, sentAt, date.at)) return
+    const issuedAt = issuedAtOf(input, held)
+    if (issuedAt !== undefined) this.observe(issuedAt, sentAt, receivedAt)
+  }
+}
+
+// The `iat` of a JWT that `fetchToken` returned, unless it is the token we already hold.
+function issuedAtOf(input: TokenInput, held: string | undefined): number | undefined {
+  const raw = typeof input === 'string' ? input : (input as { accessToken?: unknown } | null)?.accessToken
+  if (typeof raw !== 'string') return undefined
+  const token = raw.trim()
+  if (token === held) return undefined
+  try {
+    const iat = decodeClaims(token)?.iat
+    return typeof iat === 'number' && Number.isFinite(iat) ? iat * 1000 : undefined
+  } catch {
+    return undefined // parseToken reports a malformed token, with its own message
   }
 }

@@ -1,5 +1,5 @@
 import { AuthError } from '../errors.js'
-import { unrefTimer } from '../internal/timer.js'
+import { delay, withTimeout } from '../internal/wait.js'
 import type { Lease, TokenStore } from './store.js'
 import { isNewer, type TokenSet } from './token-set.js'
 import type { RefreshReason } from './types.js'
@@ -140,25 +140,14 @@ async function waitForHolder(refresh: FleetRefresh): Promise<TokenSet | undefine
       if (stored !== undefined && refresh.adopt(stored) !== 'refused') return stored
       if (Date.now() >= until) return undefined
       if (notified) continue
+      // The pause ends early when the store tells of a new token.
       await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(done, Math.min(pause, until - Date.now()))
-        unrefTimer(timer)
-        function done() {
-          clearTimeout(timer)
-          signal.removeEventListener('abort', aborted)
-          wake = () => {
-            notified = true
-          }
-          resolve()
-        }
-        function aborted() {
-          clearTimeout(timer)
-          reject(signal.reason)
-        }
-        wake = done
-        if (signal.aborted) aborted()
-        else signal.addEventListener('abort', aborted, { once: true })
+        wake = resolve
+        delay(Math.min(pause, until - Date.now()), { signal }).then(resolve, reject)
       })
+      wake = () => {
+        notified = true
+      }
     }
   } finally {
     stop?.()
@@ -178,26 +167,16 @@ export interface StoreCallContext {
  * rejects, ending the refresh it belongs to.
  */
 export async function call<T, F>(context: StoreCallContext, operation: () => Promise<T>, fallback: F): Promise<T | F> {
-  const { signal } = context
-  let timer: ReturnType<typeof setTimeout> | undefined
-  let onAbort: (() => void) | undefined
-  const bounded = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      reject(new AuthError(`the token store did not answer within ${context.timeoutMs} ms`, { code: 'ERR_STORE' }))
-    }, context.timeoutMs)
-    unrefTimer(timer)
-    onAbort = () => reject(signal?.reason)
-    signal?.addEventListener('abort', onAbort, { once: true })
-  })
+  const { signal, timeoutMs } = context
   try {
-    if (signal?.aborted === true) throw signal.reason
-    return await Promise.race([Promise.resolve().then(operation), bounded])
+    return await withTimeout(operation, timeoutMs, () => storeTimeout(timeoutMs), signal)
   } catch (error) {
     if (signal?.aborted === true) throw error
     context.report(error)
     return fallback
-  } finally {
-    clearTimeout(timer)
-    if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort)
   }
+}
+
+function storeTimeout(timeoutMs: number): AuthError {
+  return new AuthError(`the token store did not answer within ${timeoutMs} ms`, { code: 'ERR_STORE' })
 }

@@ -1,4 +1,5 @@
 import { boundTo } from '../dpop/signer.js'
+import { duration, ratio, wholeNumber } from '../internal/options.js'
 import { providerDefaults } from './schedule.js'
 import type { TokenStore } from './store.js'
 import type { TokenInput } from './token-set.js'
@@ -95,17 +96,15 @@ export function resolveOptions(options: TokenProviderOptions): ResolvedOptions {
   }
   const retry = options.retry ?? {}
   if (typeof retry !== 'object' || retry === null) throw new TypeError('retry must be an object')
-  const baseDelayMs = duration('retry.baseDelayMs', retry.baseDelayMs, providerDefaults.retry.baseDelayMs)
+  const baseDelayMs = duration('retry.baseDelayMs', retry.baseDelayMs, providerDefaults.retry.baseDelayMs, zero)
   const maxDelayMs = duration(
     'retry.maxDelayMs',
     retry.maxDelayMs,
     Math.max(providerDefaults.retry.maxDelayMs, baseDelayMs),
+    zero,
   )
   if (maxDelayMs < baseDelayMs) throw new RangeError('retry.maxDelayMs must be at least retry.baseDelayMs')
-  const attempts = retry.attempts ?? providerDefaults.retry.attempts
-  if (!(attempts >= 1) || (attempts !== Number.POSITIVE_INFINITY && !Number.isInteger(attempts))) {
-    throw new RangeError('retry.attempts must be a whole number of at least 1, or Infinity')
-  }
+  const attempts = wholeNumber('retry.attempts', retry.attempts, providerDefaults.retry.attempts, 1, true)
   const refreshAtRatio = ratio('refreshAtRatio', options.refreshAtRatio, providerDefaults.refreshAtRatio)
   if (refreshAtRatio === 0) throw new RangeError('refreshAtRatio must be greater than 0')
   const refreshJitterRatio = ratio(
@@ -122,20 +121,21 @@ export function resolveOptions(options: TokenProviderOptions): ResolvedOptions {
     throw new TypeError('a provider with a store needs storeKey (or name) to name its identity in the store')
   }
   const storeLeaseMs = duration('storeLeaseMs', options.storeLeaseMs, providerDefaults.storeLeaseMs)
-  const storeTimeoutMs = duration('storeTimeoutMs', options.storeTimeoutMs, providerDefaults.storeTimeoutMs)
-  if (storeLeaseMs === 0 || storeTimeoutMs === 0)
-    throw new RangeError('storeLeaseMs and storeTimeoutMs must be above 0')
-  const refreshTimeoutMs = options.refreshTimeoutMs ?? providerDefaults.refreshTimeoutMs
-  if (!(refreshTimeoutMs > 0)) throw new RangeError('refreshTimeoutMs must be greater than 0 (Infinity turns it off)')
+  const storeTimeoutMs = duration('storeTimeoutMs', options.storeTimeoutMs, providerDefaults.storeTimeoutMs, timer)
+  const refreshTimeoutMs = duration('refreshTimeoutMs', options.refreshTimeoutMs, providerDefaults.refreshTimeoutMs, {
+    timer: true,
+    infinite: true,
+  })
   return compact({
     fetchToken,
     refreshAtRatio,
-    refreshLeadMs: duration('refreshLeadMs', options.refreshLeadMs, providerDefaults.refreshLeadMs),
-    clockSkewMs: duration('clockSkewMs', options.clockSkewMs, providerDefaults.clockSkewMs),
+    refreshLeadMs: duration('refreshLeadMs', options.refreshLeadMs, providerDefaults.refreshLeadMs, zero),
+    clockSkewMs: duration('clockSkewMs', options.clockSkewMs, providerDefaults.clockSkewMs, zero),
     minRefreshIntervalMs: duration(
       'minRefreshIntervalMs',
       options.minRefreshIntervalMs,
       providerDefaults.minRefreshIntervalMs,
+      zero,
     ),
     refreshJitterRatio,
     refreshTimeoutMs,
@@ -149,6 +149,9 @@ export function resolveOptions(options: TokenProviderOptions): ResolvedOptions {
     storeTimeoutMs,
   })
 }
+
+const zero = { zero: true } as const
+const timer = { timer: true } as const
 
 // Not frozen: a frozen prototype's properties could not be shadowed by a provider's own.
 const resolvedDefaults: ResolvedOptions = {
@@ -195,20 +198,6 @@ function isStore(value: unknown): value is TokenStore {
     typeof store.set === 'function' &&
     typeof store.acquire === 'function'
   )
-}
-
-function duration(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new RangeError(`${name} must be a finite number of milliseconds, at least 0`)
-  }
-  return value
-}
-
-function ratio(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback
-  if (typeof value !== 'number' || !(value >= 0 && value <= 1)) throw new RangeError(`${name} must be between 0 and 1`)
-  return value
 }
 
 // A token bound to a DPoP key is useless without that key: a bound source's tokens live under a

@@ -1,89 +1,70 @@
-import { AuthError, DisposedError, isAuthError, RefreshError } from '../errors.js'
+import { DisposedError, isAuthError, RefreshError } from '../errors.js'
 import { describeError as describe } from '../internal/describe.js'
 import { aliasDispose } from '../internal/dispose.js'
 import { Events } from '../internal/events.js'
 import { withSignal } from '../internal/signal.js'
-import { clampDelay, maxTimerDelayMs, Timer, unrefTimer } from '../internal/timer.js'
+import { Timer } from '../internal/timer.js'
+import { delay } from '../internal/wait.js'
 import { ClockOffset } from './clock.js'
-import { call, refreshThroughStore, spendsShared } from './fleet.js'
+import { Flight } from './flight.js'
+import type { LinkHost, LinkStore, Pulled, StoreLink } from './link.js'
 import { notifyReplay, type ObserverHandle, Observers, observeProvider, type ProviderObserver } from './observe.js'
 import { type ResolvedOptions, resolveOptions, type TokenProviderOptions } from './options.js'
 import { backoffDelay, scheduleFor } from './schedule.js'
-import { checkClaims, decodeClaims, isNewer, parseToken, type TokenInput, type TokenSet } from './token-set.js'
+import { checkClaims, isNewer, parseToken, type TokenInput, type TokenSet } from './token-set.js'
 import {
   type GetTokenOptions,
   peekToken,
   type RefreshReason,
   type TokenHealth,
   type TokenProvider,
+  type TokenProviderErrorEvent,
   type TokenProviderEvents,
   type TokenProviderState,
   type TokenReason,
 } from './types.js'
 
-/**
- * createTokenProvider makes a {@link TokenProvider} for one identity.
- *
- * @example
- * ```ts
- * const tokens = createTokenProvider({
- *   name: 'agent-7',
- *   initialToken: process.env.AGENT_TOKEN,
- *   fetchToken: async ({ signal }) => (await fetch(tokenUrl, { signal })).text(),
- * })
- * const token = await tokens.getToken()
- * ```
- */
-export function createTokenProvider(options: TokenProviderOptions): TokenProvider {
-  return new Provider(options)
-}
-
-/** The token held, with its schedule. */
+/** The token held, with its schedule (local clock). */
 interface Held {
   readonly set: TokenSet
-  readonly refreshAt: number
-  readonly expiredAt: number
+  /** From here on the token SHOULD be refreshed: in the background, while it is still served. */
+  readonly shouldRefreshAt: number
+  /** From here on the token MUST be refreshed: it is expired, less the clock skew, and not served. */
+  readonly mustRefreshAt: number
   /** A server rejected it (`invalidate`): it is no longer served. */
   rejected: boolean
   expiredEmitted: boolean
 }
 
-/** A refresh's result: the token, and whether it came from the fleet's store. */
-interface Pulled {
-  token: TokenSet
-  fromStore: boolean
-}
-
-interface Flight {
-  readonly promise: Promise<TokenSet>
-  readonly controller: AbortController
-  readonly timeout: ReturnType<typeof setTimeout> | undefined
-  /** A ref'd timer held while a caller awaits this refresh, so the process cannot exit under it. */
-  keepAlive: ReturnType<typeof setTimeout> | undefined
-}
-
 const noop = () => {}
 
-class Provider implements TokenProvider {
+// The token it may serve now (internal to this module).
+const peekSet = Symbol('peekSet')
+
+/**
+ * Provider is the state machine of one identity's token: it serves the token it holds, refreshes
+ * it before it expires (one refresh at a time, backing off after failures), and takes tokens
+ * pushed to it. The fleet's store, if any, is behind a {@link StoreLink}.
+ */
+export class Provider implements TokenProvider {
   readonly #options: ResolvedOptions
   readonly #events = new Events<TokenProviderEvents>()
   readonly #timer: Timer
   #held: Held | undefined
   /** Bumped whenever the held token changes: a pull only replaces the token it was started for. */
   #seq = 0
-  #flight: Flight | undefined
-  /** The latest failure, until a success or a push. */
-  #error: RefreshError | undefined
+  #flight: Flight<Pulled, TokenSet> | undefined
+  /** Refreshes that failed in a row since the last success or push; the provider is failing while > 0. */
   #failures = 0
-  /** Unforced attempts wait for this time after a failure (backoff). */
+  /** The latest of those failures. */
+  #lastError: RefreshError | undefined
+  /** Unforced attempts wait for this time after a failure (backoff); `Infinity` once failed for good. */
   #retryAt = 0
-  #lastStartAt = Number.NEGATIVE_INFINITY
-  /** A terminal error or exhausted attempts: only `refresh()` or a push leave this state. */
-  #terminal = false
+  /** Unforced refreshes wait for this time: the last refresh's start plus `minRefreshIntervalMs`. */
+  #throttledUntil = Number.NEGATIVE_INFINITY
   #disposed = false
   #detach: (() => void) | undefined
-  #unwatch: (() => void) | undefined
-  #storeDownUntil = 0
+  readonly #link: StoreLink | undefined
   /** The issuer's clock, as far as our own fetches show it; schedules run on it. */
   readonly #clock = new ClockOffset()
   /** When a refresh last succeeded (for `health()`). */
@@ -93,7 +74,7 @@ class Provider implements TokenProvider {
   readonly #name: string | undefined
   declare [Symbol.dispose]: () => void
 
-  constructor(options: TokenProviderOptions) {
+  constructor(options: TokenProviderOptions, linkStore?: LinkStore) {
     this.#options = resolveOptions(options)
     this.#name = options.name
     this.#timer = new Timer(this.#options.now, () => this.#tick())
@@ -105,7 +86,7 @@ class Provider implements TokenProvider {
         this.#reschedule()
       }
       this.#detach = this.#options.fetchToken?.attach?.(this) ?? undefined
-      this.#unwatch = this.#watchStore()
+      this.#link = this.#options.store === undefined ? undefined : linkStore?.(this.#options, this.#linkHost())
     } catch (error) {
       this.dispose()
       throw error
@@ -123,8 +104,8 @@ class Provider implements TokenProvider {
     const held = this.#held
     if (held === undefined) return 'empty'
     const now = this.#options.now()
-    if (!isValid(held, now)) return 'expired'
-    return now >= held.refreshAt ? 'stale' : 'fresh'
+    if (mustRefresh(held, now)) return 'expired'
+    return now >= held.shouldRefreshAt ? 'stale' : 'fresh'
   }
 
   async getToken(options?: GetTokenOptions): Promise<string> {
@@ -135,22 +116,21 @@ class Provider implements TokenProvider {
     if (this.#disposed) return Promise.reject(new DisposedError(this.#options.label))
     if (options.signal?.aborted === true) return Promise.reject(options.signal.reason)
     if (options.forceRefresh === true) return withSignal(this.#refreshNow('manual'), options.signal)
-    const now = this.#options.now()
-    const held = this.#held
-    if (held !== undefined && isValid(held, now)) {
-      if (now >= held.refreshAt) this.#startUnforced(now)
-      return Promise.resolve(held.set)
-    }
-    return withSignal(this.#awaitValid(now), options.signal)
+    const set = this[peekSet]()
+    return set !== undefined ? Promise.resolve(set) : withSignal(this.#awaitValid(), options.signal)
   }
 
   [peekToken](): string | undefined {
+    return this.#disposed ? undefined : this[peekSet]()?.accessToken
+  }
+
+  // The token it may serve now, starting a background refresh when one SHOULD start.
+  [peekSet](): TokenSet | undefined {
     const held = this.#held
-    if (held === undefined || this.#disposed) return undefined
     const now = this.#options.now()
-    if (!isValid(held, now)) return undefined
-    if (now >= held.refreshAt) this.#startUnforced(now)
-    return held.set.accessToken
+    if (held === undefined || mustRefresh(held, now)) return undefined
+    this.#startUnforced(now)
+    return held.set
   }
 
   refresh(options: { signal?: AbortSignal } = {}): Promise<TokenSet> {
@@ -163,7 +143,7 @@ class Provider implements TokenProvider {
     if (this.#disposed) throw new DisposedError(this.#options.label)
     const set = this.#parse(token)
     if (!this.#offer(set, 'push')) return false
-    this.#share(set)
+    this.#link?.share(set)
     return true
   }
 
@@ -189,14 +169,14 @@ class Provider implements TokenProvider {
     const held = this.#disposed ? undefined : this.#held
     const health: TokenHealth = {
       state: this.state,
-      healthy: held !== undefined && isValid(held, now),
+      healthy: held !== undefined && !mustRefresh(held, now),
       consecutiveFailures: this.#failures,
     }
     if (held?.set.expiresAt !== undefined) health.expiresAt = held.set.expiresAt
-    const refreshAt = held === undefined ? Number.POSITIVE_INFINITY : Math.max(held.refreshAt, this.#retryAt)
-    if (Number.isFinite(refreshAt) && !this.#terminal) health.refreshAt = refreshAt
+    const refreshAt = held === undefined ? Number.POSITIVE_INFINITY : Math.max(held.shouldRefreshAt, this.#retryAt)
+    if (Number.isFinite(refreshAt)) health.refreshAt = refreshAt
     if (this.#lastRefreshAt !== undefined) health.lastRefreshAt = this.#lastRefreshAt
-    const error = this.#error
+    const error = this.#lastError
     if (error !== undefined) health.lastErrorCode = isAuthError(error.cause) ? error.cause.code : error.code
     const clockOffsetMs = this.#clock.offsetMs
     if (clockOffsetMs !== undefined) health.clockOffsetMs = clockOffsetMs
@@ -219,20 +199,14 @@ class Provider implements TokenProvider {
     this.#timer.clear()
     const flight = this.#flight
     this.#flight = undefined
-    if (flight !== undefined) {
-      clearTimeout(flight.timeout)
-      clearTimeout(flight.keepAlive)
-      flight.controller.abort(new DisposedError(this.#options.label))
-    }
+    flight?.abort(new DisposedError(this.#options.label))
     this.#held = undefined
     this.#observers = undefined
     const detach = this.#detach
-    const unwatch = this.#unwatch
     this.#detach = undefined
-    this.#unwatch = undefined
     try {
       try {
-        unwatch?.()
+        this.#link?.stop()
       } finally {
         detach?.()
       }
@@ -242,10 +216,31 @@ class Provider implements TokenProvider {
     }
   }
 
+  /** Failed for good (a terminal error, or attempts exhausted): only `refresh()` or a push leave it. */
+  get #terminal(): boolean {
+    return this.#retryAt === Number.POSITIVE_INFINITY
+  }
+
   /**
-   * Store hook: offers a token from outside (a push or the fleet's store). Returns whether it
-   * replaced the current one.
+   * When the next unforced refresh (the timer's, `getToken`'s) may start, on the local clock:
+   * the held token's refresh point (at once for a refused token, or after a failed first fetch),
+   * held back by the throttle and the backoff; `Infinity` when none will.
    */
+  get #nextUnforcedAt(): number {
+    if (this.#options.fetchToken === undefined || this.#terminal) return Number.POSITIVE_INFINITY
+    const held = this.#held
+    const due =
+      held === undefined
+        ? this.#failures > 0
+          ? 0
+          : Number.POSITIVE_INFINITY
+        : held.rejected
+          ? 0
+          : held.shouldRefreshAt
+    return Math.max(due, this.#throttledUntil, this.#retryAt)
+  }
+
+  /** Offers a token from outside (a push or the fleet's store). Returns whether it replaced the current one. */
   #offer(offered: TokenSet, reason: TokenReason): boolean {
     const current = this.#held
     // A pushed or stored token without a refresh token keeps the one we have (the latest rotated).
@@ -254,7 +249,7 @@ class Provider implements TokenProvider {
         ? { ...offered, refreshToken: current.set.refreshToken }
         : offered
     const held = this.#hold(set)
-    if (!isValid(held, this.#options.now())) return false
+    if (mustRefresh(held, this.#options.now())) return false
     if (
       current !== undefined &&
       !(current.rejected ? set.accessToken !== current.set.accessToken : isNewer(set, current.set, reason === 'push'))
@@ -266,119 +261,58 @@ class Provider implements TokenProvider {
     return true
   }
 
-  // MUST refresh: no token, or inside clock skew of expiry, or rejected by a server ->
-  // callers await the refresh (joining the one in flight). While refreshes are failing, they get
-  // the latest error at once until the backoff allows the next attempt, so nobody hangs and a
-  // dead endpoint is not hammered by every request.
-  #awaitValid(now: number): Promise<TokenSet> {
-    if (this.#flight !== undefined) return this.#join(this.#flight)
-    if (this.#error !== undefined && (this.#terminal || now < this.#retryAt)) return Promise.reject(this.#error)
+  // MUST refresh: callers await the refresh (joining the one in flight). While refreshes are
+  // failing, they get the latest error at once until the backoff allows the next attempt, so nobody
+  // hangs and a dead endpoint is not hammered by every request.
+  #awaitValid(): Promise<TokenSet> {
+    if (this.#flight !== undefined) return this.#flight.join()
+    const now = this.#options.now()
+    if (this.#failures > 0 && now < this.#retryAt) return Promise.reject(this.#lastError)
     if (this.#options.fetchToken === undefined) {
-      return Promise.reject(
-        new RefreshError(`${this.#options.label} has no valid token, and no fetchToken to get one`, {
-          code: 'ERR_NO_TOKEN',
-        }),
-      )
+      const message = `${this.#options.label} has no valid token, and no fetchToken to get one`
+      return Promise.reject(new RefreshError(message, { code: 'ERR_NO_TOKEN' }))
     }
-    const throttle = this.#lastStartAt + this.#options.minRefreshIntervalMs - now
-    return this.#join(this.#start(this.#reasonFor(now), throttle))
+    return this.#start(this.#reasonFor(now), this.#throttledUntil - now).join()
   }
 
-  // A caller awaits this refresh: hold the process open until it settles. Every timer of ours is
-  // unref'd, so without this a one-shot script whose request waits out the throttle or the store
-  // would exit with the request never sent. Background refreshes nobody awaits hold nothing.
-  #join(flight: Flight): Promise<TokenSet> {
-    flight.keepAlive ??= setTimeout(noop, maxTimerDelayMs)
-    return flight.promise
-  }
-
-  // SHOULD refresh: past the refresh point but still valid -> refresh in the background and keep
-  // serving the current token; never while failed, in flight, backing off or throttled.
+  // SHOULD refresh: refresh in the background and keep serving the current token.
   #startUnforced(now: number): void {
-    if (
-      this.#flight === undefined &&
-      !this.#terminal &&
-      this.#options.fetchToken !== undefined &&
-      now >= this.#retryAt &&
-      now >= this.#lastStartAt + this.#options.minRefreshIntervalMs
-    ) {
-      this.#start(this.#reasonFor(now)).promise.catch(noop)
-    }
+    if (this.#flight === undefined && now >= this.#nextUnforcedAt) this.#start(this.#reasonFor(now)).promise.catch(noop)
   }
 
   #refreshNow(reason: RefreshReason): Promise<TokenSet> {
-    if (this.#flight !== undefined) return this.#join(this.#flight)
+    if (this.#flight !== undefined) return this.#flight.join()
     if (this.#options.fetchToken === undefined) {
-      return Promise.reject(
-        new RefreshError(`${this.#options.label} cannot refresh: it has no fetchToken`, { code: 'ERR_NO_TOKEN' }),
-      )
+      const message = `${this.#options.label} cannot refresh: it has no fetchToken`
+      return Promise.reject(new RefreshError(message, { code: 'ERR_NO_TOKEN' }))
     }
-    return this.#join(this.#start(reason))
+    return this.#start(reason).join()
   }
 
-  #start(reason: RefreshReason, delayMs = 0): Flight {
-    const controller = new AbortController()
+  #start(reason: RefreshReason, delayMs = 0): Flight<Pulled, TokenSet> {
     const seq = this.#seq
-    const { now, refreshTimeoutMs } = this.#options
-    this.#lastStartAt = now() + Math.max(0, delayMs)
-    const timeout =
-      refreshTimeoutMs === Number.POSITIVE_INFINITY
-        ? undefined
-        : setTimeout(
-            () => {
-              const message = `fetchToken did not settle within ${refreshTimeoutMs} ms`
-              controller.abort(new RefreshError(message, { code: 'ERR_REFRESH_TIMEOUT' }))
-            },
-            clampDelay(refreshTimeoutMs + Math.max(0, delayMs)),
-          )
-    if (timeout !== undefined) unrefTimer(timeout)
-    const settled = () => {
-      clearTimeout(timeout)
-      clearTimeout(flight.keepAlive)
-    }
-    const promise = withSignal(this.#pull(reason, controller.signal, delayMs), controller.signal).then(
-      ({ token, fromStore }) => {
-        settled()
-        return this.#succeeded(token, seq, fromStore ? 'store' : reason)
-      },
-      (error: unknown) => {
-        settled()
-        throw this.#failed(error)
+    const { now, refreshTimeoutMs, minRefreshIntervalMs } = this.#options
+    const wait = Math.max(0, delayMs)
+    this.#throttledUntil = now() + wait + minRefreshIntervalMs
+    const flight = new Flight(
+      (signal) => this.#pull(reason, signal, wait),
+      refreshTimeoutMs + wait,
+      () =>
+        new RefreshError(`fetchToken did not settle within ${refreshTimeoutMs} ms`, { code: 'ERR_REFRESH_TIMEOUT' }),
+      {
+        ok: ({ token, fromStore }: Pulled) => this.#succeeded(token, seq, fromStore ? 'store' : reason),
+        failed: (error) => this.#failed(error),
       },
     )
-    const flight: Flight = { promise, controller, timeout, keepAlive: undefined }
     this.#flight = flight
     this.#timer.clear()
     return flight
   }
 
   async #pull(reason: RefreshReason, signal: AbortSignal, delayMs: number): Promise<Pulled> {
-    if (delayMs > 0) await sleep(delayMs, signal)
-    const { store, storeKey, storeLeaseMs, storeTimeoutMs, now, fetchToken } = this.#options
-    const spends = () => spendsShared(fetchToken, this.#held?.set)
-    // Without a store, or while it is down, the provider refreshes on its own, unless that would
-    // spend a shared refresh token: such a refresh always goes through the store (and its lease).
-    if (store === undefined || (now() < this.#storeDownUntil && !spends())) {
-      return { token: await this.#fetch(reason, signal, this.#held?.set), fromStore: false }
-    }
-    let failed = false
-    return refreshThroughStore({
-      store,
-      key: storeKey as string,
-      leaseMs: storeLeaseMs,
-      timeoutMs: storeTimeoutMs,
-      reason,
-      signal,
-      current: () => this.#held?.set,
-      adopt: (token) => this.#adopt(token, reason),
-      // Within one refresh, the store is given up on after its first failure or hang.
-      available: () => !failed,
-      fetch: (current) => this.#fetch(reason, signal, current),
-      spends,
-      report: (error) => {
-        if (this.#reportStore(error, true)) failed = true
-      },
-    })
+    if (delayMs > 0) await delay(delayMs, { signal })
+    if (this.#link !== undefined) return this.#link.pull(reason, signal)
+    return { token: await this.#fetch(reason, signal, this.#held?.set), fromStore: false }
   }
 
   async #fetch(reason: RefreshReason, signal: AbortSignal, current: TokenSet | undefined): Promise<TokenSet> {
@@ -396,121 +330,72 @@ class Provider implements TokenProvider {
           date = { value, at: now() }
         },
       })
-      // Evidence of the issuer's clock, before the answer is read on it: the endpoint's `Date` (unless
-      // it is wildly off), else the `iat` of a token fetched just now. A token we already hold (a
-      // caching endpoint) is no evidence of the time; pushed and stored tokens never are.
-      if (date === undefined || !this.#clock.observe(date.value, sentAt, date.at)) {
-        const issuedAt = issuedAtOf(input, this.#held?.set.accessToken)
-        if (issuedAt !== undefined) this.#clock.observe(issuedAt, sentAt, now())
-      }
+      // Evidence of the issuer's clock, taken before the answer is read on it.
+      this.#clock.learn(date, input, this.#held?.set.accessToken, sentAt, now())
       return this.#parse(input)
     }
     const set = await (this.#observers?.refresh(reason, request) ?? request())
     // Servers that do not rotate refresh tokens omit them: keep the one we have.
-    if (set.refreshToken === undefined && current?.refreshToken !== undefined) {
-      return { ...set, refreshToken: current.refreshToken }
-    }
-    return set
+    return set.refreshToken === undefined && current?.refreshToken !== undefined
+      ? { ...set, refreshToken: current.refreshToken }
+      : set
   }
 
   // A token from the fleet's store: checked like a push, and taken only when newer. An unforced
   // refresh also ends when the stored token is the one we hold and it is fresh (taken through
   // `watch` just as the refresh started): fetching then would spend a second grant.
   #adopt(token: TokenSet, reason?: RefreshReason): 'fresh' | 'stale' | 'refused' {
+    if (this.#disposed) return 'refused'
     let set: TokenSet
     try {
       set = this.#parse(token)
     } catch (error) {
-      this.#reportStore(error, false)
+      this.#emitError({ error: error as Error, attempt: 0, willRetry: false, store: true })
       return 'refused'
     }
     const now = this.#options.now()
-    if (!this.#offer(set, 'store')) {
-      const held = this.#held
-      const unforced = reason === 'scheduled' || reason === 'expired' || reason === 'initial'
-      const same = held !== undefined && held.set.accessToken === set.accessToken && isValid(held, now)
-      return unforced && same && now < (held as Held).refreshAt ? 'fresh' : 'refused'
+    const offered = this.#offer(set, 'store')
+    const held = this.#held as Held
+    if (offered) return now < held.shouldRefreshAt ? 'fresh' : 'stale'
+    const unforced = reason === 'scheduled' || reason === 'expired' || reason === 'initial'
+    const same = held !== undefined && held.set.accessToken === set.accessToken && !mustRefresh(held, now)
+    return unforced && same && now < held.shouldRefreshAt ? 'fresh' : 'refused'
+  }
+
+  #linkHost(): LinkHost {
+    return {
+      current: () => this.#held?.set,
+      adopt: (token, reason) => this.#adopt(token, reason),
+      fetch: (reason, signal, current) => this.#fetch(reason, signal, current),
+      idle: () => !this.#disposed && this.#flight === undefined,
+      report: (event) => this.#emitError(event),
     }
-    return now < (this.#held as Held).refreshAt ? 'fresh' : 'stale'
-  }
-
-  // Shares a pushed token with the fleet, in the background: a store problem never fails a push.
-  #share(token: TokenSet): void {
-    const { store, storeKey, storeTimeoutMs } = this.#options
-    if (store === undefined) return
-    void call(
-      { timeoutMs: storeTimeoutMs, report: (error) => this.#reportStore(error, true) },
-      () => store.set(storeKey as string, token),
-      undefined,
-    )
-  }
-
-  // Another process stored a token: take it now if it is newer, rather than at the next refresh.
-  #watchStore(): (() => void) | undefined {
-    const { store, storeKey, storeTimeoutMs } = this.#options
-    if (store?.watch === undefined) return undefined
-    let reading = false
-    return store.watch(storeKey as string, () => {
-      // A refresh in flight reads the store itself.
-      if (reading || this.#disposed || this.#flight !== undefined) return
-      reading = true
-      const context = { timeoutMs: storeTimeoutMs, report: (error: unknown) => this.#reportStore(error, true) }
-      void call(context, () => store.get(storeKey as string), undefined).then((token) => {
-        reading = false
-        if (token !== undefined && !this.#disposed) this.#adopt(token)
-      })
-    })
-  }
-
-  // A store that failed or hung is left alone for a while (five of its timeouts): refreshes meanwhile
-  // do not wait for it, and sharing resumes after.
-  // Returns whether the store counts as down: an unreadable record is no outage (the refresh goes on
-  // through the store, and its set replaces the record).
-  #reportStore(error: unknown, unavailable: boolean): boolean {
-    if (this.#disposed) return false
-    const outage = unavailable && !isAuthError(error, 'ERR_STORE_UNREADABLE')
-    if (outage) this.#storeDownUntil = this.#options.now() + 5 * this.#options.storeTimeoutMs
-    const reported =
-      error instanceof Error ? error : new AuthError(`token store: ${describe(error)}`, { code: 'ERR_STORE' })
-    this.#events.emit('error', { error: reported, attempt: 0, willRetry: false, store: true })
-    return outage
   }
 
   #succeeded(set: TokenSet, seq: number, reason: TokenReason): TokenSet {
     if (this.#disposed) throw new DisposedError(this.#options.label)
     this.#flight = undefined
-    const now = this.#options.now()
+    const { now, label } = this.#options
     const held = this.#hold(set)
     const replaced = this.#held
-    if (!isValid(held, now)) {
-      throw this.#failed(
-        new RefreshError(`${this.#options.label}: fetchToken returned a token that has already expired`),
-      )
-    }
+    if (mustRefresh(held, now()))
+      throw this.#failed(new RefreshError(`${label}: fetchToken returned a token that has already expired`))
     if (replaced !== undefined && reason !== 'store' && replaced.set.accessToken === set.accessToken) {
-      if (replaced.rejected) {
-        throw this.#failed(
-          new RefreshError(`${this.#options.label}: fetchToken returned the token a server just rejected`),
-        )
-      }
+      if (replaced.rejected)
+        throw this.#failed(new RefreshError(`${label}: fetchToken returned the token a server just rejected`))
       // A caching endpoint (a metadata server, a sidecar) may hand back the token we hold: that is
       // no refresh, and asking again every second would hammer it, so a scheduled one backs off
       // like a failure. An explicit refresh() takes the answer as it is. The same token with a
       // later expiry (a sliding session) is a refresh.
       if ((set.expiresAt ?? 0) <= (replaced.set.expiresAt ?? 0)) {
-        if (reason !== 'manual') {
-          throw this.#failed(
-            new RefreshError(`${this.#options.label}: fetchToken returned the token the provider already holds`),
-          )
-        }
-        this.#recovered()
-        this.#lastRefreshAt = now
+        if (reason !== 'manual')
+          throw this.#failed(new RefreshError(`${label}: fetchToken returned the token the provider already holds`))
+        this.#recovered(now())
         this.#reschedule()
         return replaced.set
       }
     }
-    this.#recovered()
-    this.#lastRefreshAt = now
+    this.#recovered(now())
     // A push (or the store) may have replaced the token while this pull ran: then the pulled
     // token only wins if it is newer, or if what replaced it has been refused since.
     if (seq === this.#seq || replaced === undefined || replaced.rejected || isNewer(set, replaced.set)) {
@@ -532,51 +417,44 @@ class Provider implements TokenProvider {
       cause: error,
       terminal,
     })
-    this.#error = refreshError
-    this.#terminal = terminal
+    this.#lastError = refreshError
     // The next attempt waits for the backoff, and for the throttle on unforced refreshes too.
     const at = now()
-    const retryAt = terminal
+    this.#retryAt = terminal
       ? Number.POSITIVE_INFINITY
-      : Math.max(
-          at + backoffDelay(failures, retry, Math.random),
-          this.#lastStartAt + this.#options.minRefreshIntervalMs,
-        )
-    const retryInMs = terminal ? undefined : retryAt - at
-    this.#retryAt = retryAt
-    this.#events.emit('error', {
+      : Math.max(at + backoffDelay(failures, retry, Math.random), this.#throttledUntil)
+    this.#emitError({
       error: refreshError,
       attempt: failures,
       willRetry: !terminal,
-      ...(retryInMs === undefined ? {} : { retryInMs }),
+      ...(terminal ? {} : { retryInMs: this.#retryAt - at }),
     })
     this.#reschedule()
     return refreshError
   }
 
-  // A refresh succeeded, or a token came from outside: failures, backoff and `failed` are over.
-  #recovered(): void {
+  // A token came in (a refresh succeeded at `refreshedAt`, or from outside): failures, backoff and `failed` are over.
+  #recovered(refreshedAt?: number): void {
     this.#failures = 0
     this.#retryAt = 0
-    this.#terminal = false
-    this.#error = undefined
+    this.#lastError = undefined
+    if (refreshedAt !== undefined) this.#lastRefreshAt = refreshedAt
   }
 
   #report(error: unknown): void {
-    if (this.#disposed) return
     const reported = error instanceof Error ? error : new RefreshError(`${this.#options.label}: ${describe(error)}`)
-    this.#events.emit('error', { error: reported, attempt: 0, willRetry: false })
+    this.#emitError({ error: reported, attempt: 0, willRetry: false })
+  }
+
+  #emitError(event: TokenProviderErrorEvent): void {
+    if (!this.#disposed) this.#events.emit('error', event)
   }
 
   #install(held: Held, reason: TokenReason): void {
     this.#seq++
     this.#held = held
     const clockOffsetMs = this.#clock.offsetMs
-    this.#events.emit('token', {
-      token: held.set,
-      reason,
-      ...(clockOffsetMs === undefined ? {} : { clockOffsetMs }),
-    })
+    this.#events.emit('token', { token: held.set, reason, ...(clockOffsetMs === undefined ? {} : { clockOffsetMs }) })
     this.#reschedule()
   }
 
@@ -593,8 +471,8 @@ class Provider implements TokenProvider {
     const { refreshAt, expiredAt } = scheduleFor(set, this.#issuerNow(), this.#options, Math.random)
     return {
       set: Object.freeze(set),
-      refreshAt: refreshAt - offset,
-      expiredAt: expiredAt - offset,
+      shouldRefreshAt: refreshAt - offset,
+      mustRefreshAt: expiredAt - offset,
       rejected: false,
       expiredEmitted: false,
     }
@@ -609,35 +487,29 @@ class Provider implements TokenProvider {
     const held = this.#held
     if (held === undefined) return 'initial'
     if (held.rejected) return 'unauthorized'
-    return isValid(held, now) ? 'scheduled' : 'expired'
+    return mustRefresh(held, now) ? 'expired' : 'scheduled'
   }
 
-  // The one timer wakes for the next of: the expiry of the held token (for the `expired`
-  // event) and the next unforced refresh, which waits for the throttle and the backoff.
-  // Background refreshes go on past expiry, and after a failed first fetch, but an empty provider
-  // that nobody has asked for a token stays idle.
+  // The one timer wakes for the next of: the expiry of the held token (for the `expired` event)
+  // and the next unforced refresh. Background refreshes go on past expiry, and after a failed first
+  // fetch, but an empty provider that nobody has asked for a token stays idle.
   #reschedule(): void {
     if (this.#disposed || this.#flight !== undefined) return
     const held = this.#held
-    let at = held !== undefined && !held.rejected && !held.expiredEmitted ? held.expiredAt : Number.POSITIVE_INFINITY
-    if (this.#options.fetchToken !== undefined && !this.#terminal) {
-      const due =
-        held === undefined ? (this.#failures > 0 ? 0 : Number.POSITIVE_INFINITY) : held.rejected ? 0 : held.refreshAt
-      at = Math.min(at, Math.max(due, this.#lastStartAt + this.#options.minRefreshIntervalMs, this.#retryAt))
-    }
-    this.#timer.set(at)
+    const expiry =
+      held !== undefined && !held.rejected && !held.expiredEmitted ? held.mustRefreshAt : Number.POSITIVE_INFINITY
+    this.#timer.set(Math.min(expiry, this.#nextUnforcedAt))
   }
 
   #tick(): void {
     if (this.#disposed) return
     const now = this.#options.now()
     const held = this.#held
-    if (held !== undefined && !held.rejected && !held.expiredEmitted && now >= held.expiredAt) {
+    if (held !== undefined && !held.rejected && !held.expiredEmitted && now >= held.mustRefreshAt) {
       held.expiredEmitted = true
       this.#events.emit('expired', { expiresAt: held.set.expiresAt as number })
     }
-    const due = held === undefined ? this.#failures > 0 : held.rejected || now >= held.refreshAt
-    if (due) this.#startUnforced(now)
+    this.#startUnforced(now)
     this.#reschedule()
   }
 
@@ -652,38 +524,7 @@ class Provider implements TokenProvider {
 
 aliasDispose(Provider)
 
-function isValid(held: Held, now: number): boolean {
-  return !held.rejected && now < held.expiredAt
-}
-
-// The `iat` of a JWT that `fetchToken` returned, unless it is the token we already hold.
-function issuedAtOf(input: TokenInput, held: string | undefined): number | undefined {
-  const raw = typeof input === 'string' ? input : (input as { accessToken?: unknown } | null)?.accessToken
-  if (typeof raw !== 'string') return undefined
-  const token = raw.trim()
-  if (token === held) return undefined
-  try {
-    const iat = decodeClaims(token)?.iat
-    return typeof iat === 'number' && Number.isFinite(iat) ? iat * 1000 : undefined
-  } catch {
-    return undefined // parseToken reports a malformed token, with its own message
-  }
-}
-
-// Waits `ms`, in steps that setTimeout accepts, until `signal` aborts.
-async function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  for (let left = ms; left > 0; left -= maxTimerDelayMs) {
-    await new Promise<void>((resolve, reject) => {
-      const onAbort = () => {
-        clearTimeout(handle)
-        reject(signal.reason)
-      }
-      const handle = setTimeout(() => {
-        signal.removeEventListener('abort', onAbort)
-        resolve()
-      }, clampDelay(left))
-      unrefTimer(handle)
-      signal.addEventListener('abort', onAbort, { once: true })
-    })
-  }
+/** MUST refresh: the token may not be served (expired, less the clock skew, or refused by a server). */
+function mustRefresh(held: Held, now: number): boolean {
+  return held.rejected || now >= held.mustRefreshAt
 }

@@ -1,0 +1,89 @@
+import { clampDelay, maxTimerDelayMs, unrefTimer } from './timer.js'
+
+/** How {@link delay} waits. */
+export interface DelayOptions {
+  /** Ends the wait early with the signal's reason. */
+  readonly signal?: AbortSignal | undefined
+  /** Keep the process alive while waiting (a caller awaits the result). Default `false`: unref'd. */
+  readonly keepAlive?: boolean
+}
+
+/**
+ * delay resolves after `ms` milliseconds, or rejects with the signal's reason as soon as it aborts.
+ * A wait longer than `setTimeout` takes (2^31 − 1 ms) is taken in steps, never cut short.
+ */
+export async function delay(ms: number, options: DelayOptions = {}): Promise<void> {
+  const { signal, keepAlive = false } = options
+  if (signal?.aborted === true) throw signal.reason
+  for (let left = ms; left > 0; left -= maxTimerDelayMs) {
+    await new Promise<void>((resolve, reject) => {
+      const onAbort = () => {
+        clearTimeout(handle)
+        reject(signal?.reason)
+      }
+      const handle = setTimeout(() => {
+        signal?.removeEventListener('abort', onAbort)
+        resolve()
+      }, clampDelay(left))
+      if (!keepAlive) unrefTimer(handle)
+      signal?.addEventListener('abort', onAbort, { once: true })
+    })
+  }
+}
+
+/**
+ * withTimeout runs `operation` and settles as it does, unless `ms` pass first (then it rejects with
+ * `onTimeout()`) or `signal` aborts (then with its reason). The operation itself is not cancelled:
+ * pass it the signal for that. Its timer is unref'd and cleared once the race is decided; `ms` is
+ * a checked timer duration (at most 2^31 − 1).
+ */
+export function withTimeout<T>(
+  operation: () => Promise<T>,
+  ms: number,
+  onTimeout: () => Error,
+  signal?: AbortSignal,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    if (signal?.aborted === true) {
+      reject(signal.reason)
+      return
+    }
+    const finish = () => {
+      clearTimeout(handle)
+      signal?.removeEventListener('abort', onAbort)
+    }
+    const onAbort = () => {
+      finish()
+      reject(signal?.reason)
+    }
+    const handle = setTimeout(() => {
+      finish()
+      reject(onTimeout())
+    }, clampDelay(ms))
+    unrefTimer(handle)
+    signal?.addEventListener('abort', onAbort, { once: true })
+    Promise.resolve()
+      .then(operation)
+      .then(
+        (value) => {
+          finish()
+          resolve(value)
+        },
+        (error: unknown) => {
+          finish()
+          reject(error)
+        },
+      )
+  })
+}
+
+/**
+ * abortAfter aborts `controller` with `reason()` after `ms` (unref'd; a longer wait than
+ * `setTimeout` takes is clamped to it, about 24.8 days). Returns the function that cancels it.
+ */
+export function abortAfter(controller: AbortController, ms: number, reason: () => Error): () => void {
+  if (ms === Number.POSITIVE_INFINITY) return () => {}
+  const handle = setTimeout(() => controller.abort(reason()), clampDelay(ms))
+  unrefTimer(handle)
+  return () => clearTimeout(handle)
+}

@@ -1,0 +1,106 @@
+import { AuthError, isAuthError } from '../errors.js'
+import { describeError } from '../internal/describe.js'
+import { call, refreshThroughStore, spendsShared } from './fleet.js'
+import type { LinkHost, Pulled, StoreLink } from './link.js'
+import type { ResolvedOptions } from './options.js'
+import type { TokenSet } from './token-set.js'
+import type { RefreshReason } from './types.js'
+
+/**
+ * linkStore wires a provider to the fleet's token store (`options.store`): refreshes go through
+ * the store and its lease, pushed tokens are shared, and tokens other processes store are taken
+ * as they arrive. `createTokenProvider` passes it to every provider; a provider without a store
+ * never calls it.
+ */
+export function linkStore(options: ResolvedOptions, host: LinkHost): StoreLink {
+  return new Link(options, host)
+}
+
+class Link implements StoreLink {
+  readonly #options: ResolvedOptions
+  readonly #host: LinkHost
+  /** A store that failed or hung is left alone until then (local clock). */
+  #downUntil = 0
+  readonly #unwatch: (() => void) | undefined
+
+  constructor(options: ResolvedOptions, host: LinkHost) {
+    this.#options = options
+    this.#host = host
+    this.#unwatch = this.#watch()
+  }
+
+  // Without a store, or while it is down, the provider refreshes on its own, unless that would
+  // spend a shared refresh token: such a refresh always goes through the store (and its lease).
+  async pull(reason: RefreshReason, signal: AbortSignal): Promise<Pulled> {
+    const { storeKey, storeLeaseMs, storeTimeoutMs, now, fetchToken } = this.#options
+    const host = this.#host
+    const spends = () => spendsShared(fetchToken, host.current())
+    if (now() < this.#downUntil && !spends()) {
+      return { token: await host.fetch(reason, signal, host.current()), fromStore: false }
+    }
+    let failed = false
+    return refreshThroughStore({
+      store: this.#store,
+      key: storeKey as string,
+      leaseMs: storeLeaseMs,
+      timeoutMs: storeTimeoutMs,
+      reason,
+      signal,
+      current: () => host.current(),
+      adopt: (token) => host.adopt(token, reason),
+      // Within one refresh, the store is given up on after its first failure or hang.
+      available: () => !failed,
+      fetch: (current) => host.fetch(reason, signal, current),
+      spends,
+      report: (error) => {
+        if (this.report(error, true)) failed = true
+      },
+    })
+  }
+
+  // Shares a pushed token with the fleet, in the background: a store problem never fails a push.
+  share(token: TokenSet): void {
+    const { storeKey, storeTimeoutMs } = this.#options
+    const context = { timeoutMs: storeTimeoutMs, report: (error: unknown) => this.report(error, true) }
+    void call(context, () => this.#store.set(storeKey as string, token), undefined)
+  }
+
+  stop(): void {
+    this.#unwatch?.()
+  }
+
+  // A store that failed or hung is left alone for a while (five of its timeouts): refreshes meanwhile
+  // do not wait for it, and sharing resumes after.
+  // Returns whether the store counts as down: an unreadable record is no outage (the refresh goes on
+  // through the store, and its set replaces the record).
+  report(error: unknown, unavailable: boolean): boolean {
+    const outage = unavailable && !isAuthError(error, 'ERR_STORE_UNREADABLE')
+    if (outage) this.#downUntil = this.#options.now() + 5 * this.#options.storeTimeoutMs
+    const reported =
+      error instanceof Error ? error : new AuthError(`token store: ${describeError(error)}`, { code: 'ERR_STORE' })
+    this.#host.report({ error: reported, attempt: 0, willRetry: false, store: true })
+    return outage
+  }
+
+  get #store() {
+    return this.#options.store as NonNullable<ResolvedOptions['store']>
+  }
+
+  // Another process stored a token: take it now if it is newer, rather than at the next refresh.
+  #watch(): (() => void) | undefined {
+    const { storeKey, storeTimeoutMs } = this.#options
+    const store = this.#store
+    if (store.watch === undefined) return undefined
+    let reading = false
+    const context = { timeoutMs: storeTimeoutMs, report: (error: unknown) => this.report(error, true) }
+    return store.watch(storeKey as string, () => {
+      // A refresh in flight reads the store itself.
+      if (reading || !this.#host.idle()) return
+      reading = true
+      void call(context, () => store.get(storeKey as string), undefined).then((token) => {
+        reading = false
+        if (token !== undefined) this.#host.adopt(token)
+      })
+    })
+  }
+}
