@@ -1,18 +1,15 @@
-import { maxTimerDelayMs } from './timer.js'
+import type { clampDelay } from './timer.js'
 
 /**
- * How a duration option is checked. Every duration is a number of milliseconds; one policy holds
- * for all of them:
- * - a duration that only moves a point in time (a lead, a skew, a lease, a backoff) may be as long
- *   as any finite number: the shared timer waits beyond 2^31 − 1 ms in steps;
- * - one handed to `setTimeout` or `watchFile` as it is (a timeout, a polling interval) is at most
- *   2^31 − 1 ms, so it can never overflow into a wait of 1 ms: longer is a `RangeError`, not a clamp.
+ * How a duration option is checked. Every duration is a number of milliseconds, and one overflow
+ * policy holds for all of them: any finite length is taken as it is, and the waits behind it are
+ * chained (`Timer`, `delay`, `withTimeout`) so that nothing overflows `setTimeout`'s 2^31 − 1 ms
+ * into a wait of 1 ms. Only a polling interval cannot be chained: one beyond 2^31 − 1 ms polls
+ * every 2^31 − 1 ms ({@link clampDelay}).
  */
 export interface DurationRule {
   /** Whether 0 is allowed (a lead of 0 means "at the last moment"). Default `false`. */
   readonly zero?: boolean
-  /** Whether the value goes to a runtime timer as it is: then at most 2^31 − 1. Default `false`. */
-  readonly timer?: boolean
   /** Whether `Infinity` is allowed, meaning "never" (a timeout turned off). Default `false`. */
   readonly infinite?: boolean
 }
@@ -24,14 +21,13 @@ export interface DurationRule {
  */
 export function duration(name: string, value: unknown, fallback: number, rule: DurationRule = {}): number {
   if (value === undefined) return fallback
-  const { zero = false, timer = false, infinite = false } = rule
+  const { zero = false, infinite = false } = rule
   const number = typeof value === 'number' ? value : Number.NaN
   const ok =
-    (infinite && number === Number.POSITIVE_INFINITY) ||
-    (Number.isFinite(number) && (zero ? number >= 0 : number > 0) && (!timer || number <= maxTimerDelayMs))
+    (infinite && number === Number.POSITIVE_INFINITY) || (Number.isFinite(number) && (zero ? number >= 0 : number > 0))
   if (ok) return number
   const range = `${zero ? 'a non-negative' : 'a positive'}, finite number of milliseconds`
-  throw new RangeError(`${name} must be ${range}${timer ? ', at most 2^31 - 1' : ''}${infinite ? ', or Infinity' : ''}`)
+  throw new RangeError(`${name} must be ${range}${infinite ? ', or Infinity' : ''}`)
 }
 
 /** wholeNumber checks a count option: `fallback` when absent, else a whole number ≥ `min` (or `Infinity` when allowed). */

@@ -34,8 +34,8 @@ export async function delay(ms: number, options: DelayOptions = {}): Promise<voi
 /**
  * withTimeout runs `operation` and settles as it does, unless `ms` pass first (then it rejects with
  * `onTimeout()`) or `signal` aborts (then with its reason). The operation itself is not cancelled:
- * pass it the signal for that. Its timer is unref'd and cleared once the race is decided; `ms` is
- * a checked timer duration (at most 2^31 − 1).
+ * pass it the signal for that. The timer is unref'd, chained beyond 2^31 − 1 ms, and stopped once
+ * the race is decided.
  */
 export function withTimeout<T>(
   operation: () => Promise<T>,
@@ -48,42 +48,34 @@ export function withTimeout<T>(
       reject(signal.reason)
       return
     }
-    const finish = () => {
-      clearTimeout(handle)
+    const stop = new AbortController()
+    const onAbort = () => settle(() => reject(signal?.reason))
+    const settle = (outcome: () => void) => {
+      if (stop.signal.aborted) return
+      stop.abort()
       signal?.removeEventListener('abort', onAbort)
+      outcome()
     }
-    const onAbort = () => {
-      finish()
-      reject(signal?.reason)
-    }
-    const handle = setTimeout(() => {
-      finish()
-      reject(onTimeout())
-    }, clampDelay(ms))
-    unrefTimer(handle)
     signal?.addEventListener('abort', onAbort, { once: true })
+    delay(ms, { signal: stop.signal }).then(() => settle(() => reject(onTimeout())), noop)
     Promise.resolve()
       .then(operation)
       .then(
-        (value) => {
-          finish()
-          resolve(value)
-        },
-        (error: unknown) => {
-          finish()
-          reject(error)
-        },
+        (value) => settle(() => resolve(value)),
+        (error: unknown) => settle(() => reject(error)),
       )
   })
 }
 
 /**
- * abortAfter aborts `controller` with `reason()` after `ms` (unref'd; a longer wait than
- * `setTimeout` takes is clamped to it, about 24.8 days). Returns the function that cancels it.
+ * abortAfter aborts `controller` with `reason()` after `ms` (unref'd, chained beyond 2^31 − 1 ms;
+ * `Infinity` never). Returns the function that cancels it.
  */
 export function abortAfter(controller: AbortController, ms: number, reason: () => Error): () => void {
-  if (ms === Number.POSITIVE_INFINITY) return () => {}
-  const handle = setTimeout(() => controller.abort(reason()), clampDelay(ms))
-  unrefTimer(handle)
-  return () => clearTimeout(handle)
+  if (ms === Number.POSITIVE_INFINITY) return noop
+  const stop = new AbortController()
+  delay(ms, { signal: stop.signal }).then(() => controller.abort(reason()), noop)
+  return () => stop.abort()
 }
+
+const noop = () => {}

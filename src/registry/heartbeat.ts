@@ -3,8 +3,9 @@ import { AuthError, DisposedError, isAuthError, UnauthorizedError } from '../err
 import { aliasDispose } from '../internal/dispose.js'
 import { Events } from '../internal/events.js'
 import { duration, ratio } from '../internal/options.js'
-import { clampDelay, maxTimerDelayMs, Timer, unrefTimer } from '../internal/timer.js'
+import { Timer } from '../internal/timer.js'
 import { redactUrl } from '../internal/url.js'
+import { abortAfter } from '../internal/wait.js'
 import type { MemberOwner } from './scope.js'
 import type { Heartbeat, HeartbeatEvents, HeartbeatOptions } from './types.js'
 
@@ -70,12 +71,7 @@ export class HeartbeatImpl implements Heartbeat {
     const intervalMs = duration('intervalMs', options.intervalMs ?? Number.NaN, 0)
     const jitterRatio = ratio('jitterRatio', options.jitterRatio, heartbeatDefaults.jitterRatio)
     if (jitterRatio === 1) throw new RangeError('jitterRatio must be at least 0 and below 1')
-    const timeoutMs = duration(
-      'timeoutMs',
-      options.timeoutMs,
-      Math.min(Math.max(intervalMs, heartbeatDefaults.minTimeoutMs), maxTimerDelayMs),
-      { timer: true },
-    )
+    const timeoutMs = duration('timeoutMs', options.timeoutMs, Math.max(intervalMs, heartbeatDefaults.minTimeoutMs))
     if (typeof method !== 'string') throw new TypeError('method must be a string')
     if (body !== undefined && typeof body !== 'function') throw new TypeError('body must be a function')
     this.#client = client
@@ -135,11 +131,8 @@ export class HeartbeatImpl implements Heartbeat {
   async #beat(): Promise<void> {
     const controller = new AbortController()
     this.#inFlight = controller
-    const timeout = setTimeout(
-      () => controller.abort(new AuthError('heartbeat timed out', { code: 'ERR_HEARTBEAT_TIMEOUT' })),
-      clampDelay(this.#timeoutMs),
-    )
-    unrefTimer(timeout)
+    const timedOut = () => new AuthError('heartbeat timed out', { code: 'ERR_HEARTBEAT_TIMEOUT' })
+    const cancelTimeout = abortAfter(controller, this.#timeoutMs, timedOut)
     this.#sent++
     try {
       const init: RequestInit = { method: this.#method, signal: controller.signal }
@@ -165,7 +158,7 @@ export class HeartbeatImpl implements Heartbeat {
       // The client is gone (disposed): no later beat can succeed, so the heartbeat stops.
       if (isAuthError(error, 'ERR_DISPOSED')) this.dispose()
     } finally {
-      clearTimeout(timeout)
+      cancelTimeout()
       this.#inFlight = undefined
     }
   }

@@ -73,9 +73,7 @@ export async function discoverTokenEndpoint(options: DiscoverTokenEndpointOption
   const fail = (message: string) => new TypeError(`discoverTokenEndpoint: ${message}`)
   if (typeof options !== 'object' || options === null) throw fail('options must be an object')
   const { fetch, signal } = options
-  const timeoutMs = duration('discoverTokenEndpoint: timeoutMs', options.timeoutMs, endpointDefaults.timeoutMs, {
-    timer: true,
-  })
+  const timeoutMs = duration('discoverTokenEndpoint: timeoutMs', options.timeoutMs, endpointDefaults.timeoutMs)
   const issuer = options.issuer === undefined ? undefined : parseIdentifier(options.issuer, 'issuer', fail)
   const resource =
     options.protectedResource === undefined

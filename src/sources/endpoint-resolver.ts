@@ -67,7 +67,7 @@ export function resolveEndpoint(source: string, options: TokenEndpointOptions, g
   } catch {
     throw fail('headers must be valid HTTP header names and values')
   }
-  const timeoutMs = duration(`${source}: timeoutMs`, options.timeoutMs, endpointDefaults.timeoutMs, { timer: true })
+  const timeoutMs = duration(`${source}: timeoutMs`, options.timeoutMs, endpointDefaults.timeoutMs)
   const retry = wholeNumber(`${source}: retry`, options.retry, endpointDefaults.retry, 0)
   const sent = Object.freeze({
     accept: 'application/json',

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url'
 import { AuthError } from '../errors.js'
 import { codeOf } from '../internal/describe.js'
 import { duration } from '../internal/options.js'
+import { clampDelay } from '../internal/timer.js'
 import type { FetchToken, TokenProvider } from '../token/types.js'
 
 /**
@@ -55,14 +56,7 @@ export function fileToken(path: string | URL, options: FileTokenOptions = {}): F
   if (typeof options !== 'object' || options === null) throw new TypeError('fileToken: options must be an object')
   const { watch = false } = options
   if (typeof watch !== 'boolean') throw new TypeError('fileToken: watch must be a boolean')
-  const pollIntervalMs = duration(
-    'fileToken: pollIntervalMs',
-    options.pollIntervalMs,
-    fileTokenDefaults.pollIntervalMs,
-    {
-      timer: true,
-    },
-  )
+  const pollIntervalMs = duration('fileToken: pollIntervalMs', options.pollIntervalMs, fileTokenDefaults.pollIntervalMs)
 
   const fetchToken: FetchToken = ({ signal }) => readToken(file, signal)
   if (watch) fetchToken.attach = (provider) => watchToken(file, pollIntervalMs, provider)
@@ -123,7 +117,7 @@ function watchToken(file: string, intervalMs: number, provider: TokenProvider): 
     settle.unref()
   }
 
-  watchFile(file, { interval: intervalMs, persistent: false }, onChange)
+  watchFile(file, { interval: clampDelay(intervalMs), persistent: false }, onChange)
   return () => {
     stopped = true
     clearTimeout(settle)

@@ -140,10 +140,7 @@ class FileStore implements FileTokenStore {
     this.#codec = encryptionKey === undefined ? plainCodec : aesGcmCodec(encryptionKey, format)
     const staleMs = duration('lockStaleMs', options.lockStaleMs, fileStoreDefaults.lockStaleMs)
     this.#lock = { path: `${this.#path}.lock`, staleMs, waitMs: fileStoreDefaults.lockWaitMs }
-    this.#watchers = new FileWatchers(
-      this.#path,
-      duration('pollMs', options.pollMs, fileStoreDefaults.pollMs, { timer: true }),
-    )
+    this.#watchers = new FileWatchers(this.#path, duration('pollMs', options.pollMs, fileStoreDefaults.pollMs))
   }
 
   get [Symbol.toStringTag](): string {

@@ -1,6 +1,7 @@
 import { type FSWatcher, watch } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import { basename, dirname } from 'node:path'
+import { clampDelay } from '../internal/timer.js'
 import { readDocument } from './file-document.js'
 
 /**
@@ -61,7 +62,7 @@ export class FileWatchers {
 
   #start(): void {
     if (this.#poll === undefined) {
-      this.#poll = setInterval(() => this.#check(), this.#pollMs)
+      this.#poll = setInterval(() => this.#check(), clampDelay(this.#pollMs))
       this.#poll.unref()
     }
     this.#attach()

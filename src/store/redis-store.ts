@@ -168,7 +168,7 @@ class RedisStore implements RedisTokenStore {
       options.unknownExpiryTtlMs,
       redisStoreDefaults.unknownExpiryTtlMs,
     )
-    this.#timeoutMs = duration('timeoutMs', options.timeoutMs, redisStoreDefaults.timeoutMs, { timer: true })
+    this.#timeoutMs = duration('timeoutMs', options.timeoutMs, redisStoreDefaults.timeoutMs)
     this.#now = now
     this.#onError = onError ?? (() => {})
     this.#call = (command, ...args) => redis.call(command, ...args)

@@ -1,5 +1,8 @@
+import type { ClockOffset } from './clock.js'
+import type { Held } from './held.js'
+import type { Observers } from './observe.js'
 import type { ResolvedOptions } from './options.js'
-import type { TokenSet } from './token-set.js'
+import type { TokenInput, TokenSet } from './token-set.js'
 import type { RefreshReason, TokenProviderErrorEvent } from './types.js'
 
 // The port between a provider and the fleet's token store. The provider sees only these types;
@@ -21,16 +24,25 @@ export interface StoreLink {
   stop(): void
 }
 
-/** What a {@link StoreLink} may do to its provider. */
+/** What a {@link StoreLink}, and each fetch, may see of a provider and do to it. */
 export interface LinkHost {
-  current(): TokenSet | undefined
-  /** Offers a stored token: `'fresh'` when it now serves and needs no refresh. */
-  adopt(token: TokenSet, reason?: RefreshReason): 'fresh' | 'stale' | 'refused'
+  readonly options: ResolvedOptions
+  /** The issuer's clock, as estimated by the provider. */
+  readonly clock: ClockOffset
+  /** The provider's observers (instrumentation), if any. */
+  readonly observers: Observers | undefined
+  /** The token held now, with its schedule. */
+  held(): Held | undefined
+  /** Reads a token as the provider reads every token; throws for one it refuses. */
+  parse(input: TokenInput): TokenSet
+  /** Offers a stored token: whether it now serves (newer than the one held, and valid). */
+  offer(token: TokenSet): boolean
   /** Gets a token from the source, with the given current token. */
   fetch(reason: RefreshReason, signal: AbortSignal, current: TokenSet | undefined): Promise<TokenSet>
   /** Neither refreshing nor disposed. */
   idle(): boolean
-  report(event: TokenProviderErrorEvent): void
+  /** Emits an `error` event, unless the provider is disposed. */
+  emit(event: TokenProviderErrorEvent): void
 }
 
 /** Makes the {@link StoreLink} of a provider that has a store. */

@@ -77,6 +77,8 @@ export interface ResolvedOptions {
   retry: { attempts: number; baseDelayMs: number; maxDelayMs: number }
   expectedClaims: Readonly<Record<string, unknown>> | undefined
   now: () => number
+  /** The provider's `name`, if it has one. */
+  name: string | undefined
   label: string
   store: TokenStore | undefined
   storeKey: string | undefined
@@ -121,9 +123,8 @@ export function resolveOptions(options: TokenProviderOptions): ResolvedOptions {
     throw new TypeError('a provider with a store needs storeKey (or name) to name its identity in the store')
   }
   const storeLeaseMs = duration('storeLeaseMs', options.storeLeaseMs, providerDefaults.storeLeaseMs)
-  const storeTimeoutMs = duration('storeTimeoutMs', options.storeTimeoutMs, providerDefaults.storeTimeoutMs, timer)
+  const storeTimeoutMs = duration('storeTimeoutMs', options.storeTimeoutMs, providerDefaults.storeTimeoutMs)
   const refreshTimeoutMs = duration('refreshTimeoutMs', options.refreshTimeoutMs, providerDefaults.refreshTimeoutMs, {
-    timer: true,
     infinite: true,
   })
   return compact({
@@ -142,6 +143,7 @@ export function resolveOptions(options: TokenProviderOptions): ResolvedOptions {
     retry: { attempts, baseDelayMs, maxDelayMs },
     expectedClaims: expectedClaims === undefined ? undefined : Object.freeze({ ...expectedClaims }),
     now: now ?? Date.now,
+    name,
     label: name === undefined ? 'token provider' : `token provider "${name}"`,
     store,
     storeKey,
@@ -151,7 +153,6 @@ export function resolveOptions(options: TokenProviderOptions): ResolvedOptions {
 }
 
 const zero = { zero: true } as const
-const timer = { timer: true } as const
 
 // Not frozen: a frozen prototype's properties could not be shadowed by a provider's own.
 const resolvedDefaults: ResolvedOptions = {
@@ -165,6 +166,7 @@ const resolvedDefaults: ResolvedOptions = {
   retry: providerDefaults.retry,
   expectedClaims: undefined,
   now: Date.now,
+  name: undefined,
   label: 'token provider',
   store: undefined,
   storeKey: undefined,

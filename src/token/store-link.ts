@@ -1,6 +1,7 @@
 import { AuthError, isAuthError } from '../errors.js'
 import { describeError } from '../internal/describe.js'
 import { call, refreshThroughStore, spendsShared } from './fleet.js'
+import { isFresh } from './held.js'
 import type { LinkHost, Pulled, StoreLink } from './link.js'
 import type { ResolvedOptions } from './options.js'
 import type { TokenSet } from './token-set.js'
@@ -34,9 +35,9 @@ class Link implements StoreLink {
   async pull(reason: RefreshReason, signal: AbortSignal): Promise<Pulled> {
     const { storeKey, storeLeaseMs, storeTimeoutMs, now, fetchToken } = this.#options
     const host = this.#host
-    const spends = () => spendsShared(fetchToken, host.current())
+    const spends = () => spendsShared(fetchToken, host.held()?.set)
     if (now() < this.#downUntil && !spends()) {
-      return { token: await host.fetch(reason, signal, host.current()), fromStore: false }
+      return { token: await host.fetch(reason, signal, host.held()?.set), fromStore: false }
     }
     let failed = false
     return refreshThroughStore({
@@ -46,8 +47,8 @@ class Link implements StoreLink {
       timeoutMs: storeTimeoutMs,
       reason,
       signal,
-      current: () => host.current(),
-      adopt: (token) => host.adopt(token, reason),
+      current: () => host.held()?.set,
+      adopt: (token) => this.#adopt(token, reason),
       // Within one refresh, the store is given up on after its first failure or hang.
       available: () => !failed,
       fetch: (current) => host.fetch(reason, signal, current),
@@ -78,8 +79,26 @@ class Link implements StoreLink {
     if (outage) this.#downUntil = this.#options.now() + 5 * this.#options.storeTimeoutMs
     const reported =
       error instanceof Error ? error : new AuthError(`token store: ${describeError(error)}`, { code: 'ERR_STORE' })
-    this.#host.report({ error: reported, attempt: 0, willRetry: false, store: true })
+    this.#host.emit({ error: reported, attempt: 0, willRetry: false, store: true })
     return outage
+  }
+
+  // A token from the store: checked like a push, and taken only when newer. An unforced refresh
+  // also ends when the stored token is the one we hold and it is fresh (taken through `watch` just
+  // as the refresh started): fetching then would spend a second grant.
+  #adopt(token: TokenSet, reason?: RefreshReason): 'fresh' | 'stale' | 'refused' {
+    const host = this.#host
+    let set: TokenSet
+    try {
+      set = host.parse(token)
+    } catch (error) {
+      this.report(error, false)
+      return 'refused'
+    }
+    const now = this.#options.now()
+    if (host.offer(set)) return isFresh(host.held(), now) ? 'fresh' : 'stale'
+    const unforced = reason === 'scheduled' || reason === 'expired' || reason === 'initial'
+    return unforced && isFresh(host.held(), now, set.accessToken) ? 'fresh' : 'refused'
   }
 
   get #store() {
@@ -99,7 +118,7 @@ class Link implements StoreLink {
       reading = true
       void call(context, () => store.get(storeKey as string), undefined).then((token) => {
         reading = false
-        if (token !== undefined) this.#host.adopt(token)
+        if (token !== undefined) this.#adopt(token)
       })
     })
   }
