@@ -1,6 +1,7 @@
 import { type FSWatcher, watch } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import { basename, dirname } from 'node:path'
+import { KeyedListeners } from '../internal/listeners.js'
 import { clampDelay } from '../internal/timer.js'
 import { readDocument } from './file-document.js'
 
@@ -15,7 +16,12 @@ import { readDocument } from './file-document.js'
 export class FileWatchers {
   readonly #path: string
   readonly #pollMs: number
-  readonly #listeners = new Map<string, Set<() => void>>()
+  readonly #listeners = new KeyedListeners({
+    onLast: (key) => {
+      this.#seen.delete(key)
+      if (this.#listeners.size === 0) this.close()
+    },
+  })
   /** The last entry seen for each watched key (its JSON); missing until the first read after `watch`. */
   readonly #seen = new Map<string, string | undefined>()
   #watcher: FSWatcher | undefined
@@ -32,22 +38,9 @@ export class FileWatchers {
 
   /** watch calls `listener` when `key`'s token changes, until the returned function is called. */
   watch(key: string, listener: () => void): () => void {
-    let listeners = this.#listeners.get(key)
-    if (listeners === undefined) {
-      listeners = new Set()
-      this.#listeners.set(key, listeners)
-    }
-    // A wrapper per call, so that one function watching twice is stopped once per stop().
-    const entry = () => listener()
-    listeners.add(entry)
+    const stop = this.#listeners.add(key, listener)
     this.#start()
-    const set = listeners
-    return () => {
-      if (!set.delete(entry) || set.size > 0 || this.#listeners.get(key) !== set) return
-      this.#listeners.delete(key)
-      this.#seen.delete(key)
-      if (this.#listeners.size === 0) this.close()
-    }
+    return stop
   }
 
   /** close stops every listener, the file watcher and the poll. */
@@ -122,19 +115,13 @@ export class FileWatchers {
   }
 
   #compare(tokens: Record<string, unknown>): void {
-    for (const [key, listeners] of [...this.#listeners]) {
+    for (const key of [...this.#listeners.keys()]) {
       const entry = tokens[key] === undefined ? undefined : JSON.stringify(tokens[key])
       const known = this.#seen.has(key)
       const changed = known && this.#seen.get(key) !== entry
       this.#seen.set(key, entry)
-      if (!changed) continue
-      for (const listener of [...listeners]) {
-        try {
-          listener()
-        } catch {
-          // A listener's failure is its own; the other listeners still hear of the change.
-        }
-      }
+      // A listener's failure is its own; the other listeners still hear of the change.
+      if (changed) this.#listeners.notify(key)
     }
   }
 }

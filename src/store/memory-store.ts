@@ -1,3 +1,4 @@
+import { KeyedListeners } from '../internal/listeners.js'
 import type { Lease, TokenStore } from '../token/store.js'
 import { isNewer, type TokenSet } from '../token/token-set.js'
 import { isKept } from './store-checks.js'
@@ -35,7 +36,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): TokenStore 
   const now = options.now ?? Date.now
   const tokens = new Map<string, TokenSet>()
   const leases = new Map<string, { owner: object; until: number }>()
-  const listeners = new Map<string, Set<() => void>>()
+  const listeners = new KeyedListeners()
   const live = (key: string): TokenSet | undefined => {
     const token = tokens.get(key)
     if (token !== undefined && !isKept(token, now())) {
@@ -53,7 +54,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): TokenStore 
       const stored = live(key)
       if (stored !== undefined && !isNewer(token, stored)) return
       tokens.set(key, { ...token })
-      for (const listener of listeners.get(key) ?? []) listener()
+      listeners.notify(key)
     },
     async acquire(key, ttlMs) {
       const held = leases.get(key)
@@ -68,13 +69,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): TokenStore 
       return lease
     },
     watch(key, listener) {
-      const set = listeners.get(key) ?? new Set()
-      listeners.set(key, set)
-      set.add(listener)
-      return () => {
-        set.delete(listener)
-        if (set.size === 0) listeners.delete(key)
-      }
+      return listeners.add(key, listener)
     },
   }
 }

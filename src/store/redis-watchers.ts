@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis'
+import { KeyedListeners } from '../internal/listeners.js'
 
 /**
  * Watchers calls listeners when a token is published on their channel. It subscribes on its own
@@ -8,7 +9,19 @@ import type { Redis } from 'ioredis'
 export class Watchers {
   readonly #redis: Redis
   readonly #report: (what: string, error: unknown) => void
-  readonly #listeners = new Map<string, Set<() => void>>()
+  readonly #listeners = new KeyedListeners({
+    onFirst: (channel) => {
+      this.#connection()
+        .subscribe(channel)
+        .catch((error: unknown) => this.#failed(`subscribe to ${channel}`, error))
+    },
+    onLast: (channel) => {
+      this.#subscriber
+        ?.unsubscribe(channel)
+        .catch((error: unknown) => this.#failed(`unsubscribe from ${channel}`, error))
+    },
+    onError: (channel, error) => this.#report(`a watcher of ${channel} threw`, error),
+  })
   #subscriber: Redis | undefined
   #closed = false
 
@@ -19,25 +32,7 @@ export class Watchers {
 
   /** watch calls `listener` on each message on `channel` until the returned function is called. */
   watch(channel: string, listener: () => void): () => void {
-    let listeners = this.#listeners.get(channel)
-    if (listeners === undefined) {
-      listeners = new Set()
-      this.#listeners.set(channel, listeners)
-      this.#connection()
-        .subscribe(channel)
-        .catch((error: unknown) => this.#failed(`subscribe to ${channel}`, error))
-    }
-    // A wrapper per call, so that one function watching twice is stopped once per stop().
-    const entry = () => listener()
-    listeners.add(entry)
-    const set = listeners
-    return () => {
-      if (!set.delete(entry) || set.size > 0 || this.#listeners.get(channel) !== set) return
-      this.#listeners.delete(channel)
-      this.#subscriber
-        ?.unsubscribe(channel)
-        .catch((error: unknown) => this.#failed(`unsubscribe from ${channel}`, error))
-    }
+    return this.#listeners.add(channel, listener)
   }
 
   /** close stops every listener and closes the subscriber connection at once, without waiting for Redis. */
@@ -60,19 +55,9 @@ export class Watchers {
     })
     // Connection errors: the caller's own client, on the same server, reports them.
     subscriber.on('error', () => {})
-    subscriber.on('message', (channel: string) => this.#deliver(channel))
+    subscriber.on('message', (channel: string) => this.#listeners.notify(channel))
     this.#subscriber = subscriber
     return subscriber
-  }
-
-  #deliver(channel: string): void {
-    for (const listener of [...(this.#listeners.get(channel) ?? [])]) {
-      try {
-        listener()
-      } catch (error) {
-        this.#report(`a watcher of ${channel} threw`, error)
-      }
-    }
   }
 
   #failed(what: string, error: unknown): void {
