@@ -1,3 +1,4 @@
+import { withSignal } from './signal.js'
 import { clampDelay, maxTimerDelayMs, unrefTimer } from './timer.js'
 
 /** How {@link delay} waits. */
@@ -37,34 +38,23 @@ export async function delay(ms: number, options: DelayOptions = {}): Promise<voi
  * pass it the signal for that. The timer is unref'd, chained beyond 2^31 − 1 ms, and stopped once
  * the race is decided.
  */
-export function withTimeout<T>(
+export async function withTimeout<T>(
   operation: () => Promise<T>,
   ms: number,
   onTimeout: () => Error,
   signal?: AbortSignal,
 ): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    if (signal?.aborted === true) {
-      reject(signal.reason)
-      return
-    }
-    const stop = new AbortController()
-    const onAbort = () => settle(() => reject(signal?.reason))
-    const settle = (outcome: () => void) => {
-      if (stop.signal.aborted) return
-      stop.abort()
-      signal?.removeEventListener('abort', onAbort)
-      outcome()
-    }
-    signal?.addEventListener('abort', onAbort, { once: true })
-    delay(ms, { signal: stop.signal }).then(() => settle(() => reject(onTimeout())), noop)
-    Promise.resolve()
-      .then(operation)
-      .then(
-        (value) => settle(() => resolve(value)),
-        (error: unknown) => settle(() => reject(error)),
-      )
-  })
+  if (signal?.aborted === true) throw signal.reason
+  const bound = new AbortController()
+  const cancel = abortAfter(bound, ms, onTimeout)
+  const follow = () => bound.abort(signal?.reason)
+  signal?.addEventListener('abort', follow, { once: true })
+  try {
+    return await withSignal(Promise.resolve().then(operation), bound.signal)
+  } finally {
+    cancel()
+    signal?.removeEventListener('abort', follow)
+  }
 }
 
 /**

@@ -39,6 +39,6 @@ export async function fetchOnce(
     call.clock.learn(date, input, call.held()?.set.accessToken, sentAt, now())
     return call.parse(input)
   }
-  const set = await (call.observers?.refresh(reason, request) ?? request())
+  const set = await (call.observers()?.refresh(reason, request) ?? request())
   return keepRefreshToken(set, current)
 }

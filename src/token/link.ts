@@ -30,7 +30,7 @@ export interface LinkHost {
   /** The issuer's clock, as estimated by the provider. */
   readonly clock: ClockOffset
   /** The provider's observers (instrumentation), if any. */
-  readonly observers: Observers | undefined
+  observers(): Observers | undefined
   /** The token held now, with its schedule. */
   held(): Held | undefined
   /** Reads a token as the provider reads every token; throws for one it refuses. */

@@ -79,7 +79,8 @@ export interface ResolvedOptions {
   now: () => number
   /** The provider's `name`, if it has one. */
   name: string | undefined
-  label: string
+  /** How messages name the provider: `token provider "<name>"` (derived from `name`, never stored). */
+  readonly label: string
   store: TokenStore | undefined
   storeKey: string | undefined
   storeLeaseMs: number
@@ -144,7 +145,6 @@ export function resolveOptions(options: TokenProviderOptions): ResolvedOptions {
     expectedClaims: expectedClaims === undefined ? undefined : Object.freeze({ ...expectedClaims }),
     now: now ?? Date.now,
     name,
-    label: name === undefined ? 'token provider' : `token provider "${name}"`,
     store,
     storeKey,
     storeLeaseMs,
@@ -167,7 +167,9 @@ const resolvedDefaults: ResolvedOptions = {
   expectedClaims: undefined,
   now: Date.now,
   name: undefined,
-  label: 'token provider',
+  get label() {
+    return this.name === undefined ? 'token provider' : `token provider "${this.name}"`
+  },
   store: undefined,
   storeKey: undefined,
   storeLeaseMs: providerDefaults.storeLeaseMs,
@@ -176,9 +178,10 @@ const resolvedDefaults: ResolvedOptions = {
 
 // An idle fleet holds one provider per session: each keeps only the options that differ from the
 // defaults, and reads the others through its prototype.
-function compact(resolved: ResolvedOptions): ResolvedOptions {
+// The label is a getter of the defaults, read through the prototype: derived from `name`, never stored.
+function compact(resolved: Omit<ResolvedOptions, 'label'>): ResolvedOptions {
   const own: Partial<Record<keyof ResolvedOptions, unknown>> = Object.create(resolvedDefaults)
-  for (const key of Object.keys(resolved) as (keyof ResolvedOptions)[]) {
+  for (const key of Object.keys(resolved) as Exclude<keyof ResolvedOptions, 'label'>[]) {
     const value = resolved[key]
     const same =
       key === 'retry'

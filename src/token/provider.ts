@@ -1,5 +1,5 @@
 import { DisposedError, RefreshError } from '../errors.js'
-import { aliasDispose, disposeAll } from '../internal/dispose.js'
+import { aliasDispose } from '../internal/dispose.js'
 import { Events } from '../internal/events.js'
 import { withSignal } from '../internal/signal.js'
 import { Timer } from '../internal/timer.js'
@@ -164,14 +164,17 @@ export class Provider implements TokenProvider {
     this.#disposed = true
     this.#timer.clear()
     this.#flight?.abort(new DisposedError(this.#options.label))
-    this.#flight = undefined
     this.#held = undefined
     this.#observers = undefined
     try {
-      disposeAll([this.#detach ?? noop, () => this.#link?.stop()], this.#options.label)
+      this.#link?.stop()
     } finally {
-      this.#events.emit('disposed', undefined)
-      this.#events.clear()
+      try {
+        this.#detach?.()
+      } finally {
+        this.#events.emit('disposed', undefined)
+        this.#events.clear()
+      }
     }
   }
 
@@ -254,13 +257,10 @@ export class Provider implements TokenProvider {
 
   // What the store link and each fetch may see and do.
   #host(): LinkHost {
-    const provider = this
     return {
       options: this.#options,
       clock: this.#clock,
-      get observers() {
-        return provider.#observers
-      },
+      observers: () => this.#observers,
       held: () => this.#held,
       parse: (input) => readToken(input, this.#options, this.#clock),
       offer: (token) => !this.#disposed && this.#offer(token, 'store'),
