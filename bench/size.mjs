@@ -1,7 +1,7 @@
 // Size: esbuild bundles (minified, tree-shaken, for browsers) of small entry files that import one
 // export of the built package, gzipped at level 9 — what a user's bundle gains. ky alone is the
 // baseline of the client, and jose's decodeJwt with mitt (the provider's dependencies) that of
-// the provider. `npm test` enforces the budgets with size-limit (.size-limit.json).
+// the provider. `npm test` enforces the budgets with size-limit (.size-limit.cjs).
 import { gzipSync } from 'node:zlib'
 import { build } from 'esbuild'
 import { emit, log, root, row } from './lib/harness.mjs'

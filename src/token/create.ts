@@ -1,6 +1,7 @@
-import type { TokenProviderOptions } from './options.js'
+import type { LinkHost, StoreLink } from './link.js'
+import type { ResolvedOptions, TokenProviderOptions } from './options.js'
 import { Provider } from './provider.js'
-import { linkStore } from './store-link.js'
+import type { FleetLink } from './store-link.js'
 import type { TokenProvider } from './types.js'
 
 /**
@@ -20,5 +21,23 @@ import type { TokenProvider } from './types.js'
  * ```
  */
 export function createTokenProvider(options: TokenProviderOptions): TokenProvider {
-  return new Provider(options, linkStore)
+  return new Provider(options, lazyLink)
+}
+
+/**
+ * lazyLink links a provider to the fleet's store (`options.store`). It subscribes to the store's
+ * `watch` at once, so that a store that cannot watch fails the construction, and loads the rest
+ * (`store-link.ts`, `fleet.ts`) with the first refresh, share or notification: a provider without
+ * a store never loads it, and bundlers that split code leave it out of an app that has no store.
+ */
+function lazyLink(options: ResolvedOptions, host: LinkHost): StoreLink {
+  let loaded: Promise<FleetLink> | undefined
+  const load = () => (loaded ??= import('./store-link.js').then(({ linkStore }) => linkStore(options, host)))
+  const { store, storeKey } = options
+  const unwatch = store?.watch?.(storeKey as string, () => void load().then((link) => link.notified()))
+  return {
+    pull: async (reason, signal) => (await load()).pull(reason, signal),
+    share: (token) => void load().then((link) => link.share(token)),
+    stop: () => unwatch?.(),
+  }
 }

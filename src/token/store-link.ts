@@ -1,9 +1,9 @@
 import { AuthError, isAuthError } from '../errors.js'
 import { describeError } from '../internal/describe.js'
-import { call, refreshThroughStore, spendsShared } from './fleet.js'
 import { isFresh } from './held.js'
 import type { LinkHost, Pulled, StoreLink } from './link.js'
 import type { ResolvedOptions } from './options.js'
+import { call, spendsShared } from './store-call.js'
 import type { TokenSet } from './token-set.js'
 import type { RefreshReason } from './types.js'
 
@@ -13,21 +13,27 @@ import type { RefreshReason } from './types.js'
  * as they arrive. `createTokenProvider` passes it to every provider; a provider without a store
  * never calls it.
  */
-export function linkStore(options: ResolvedOptions, host: LinkHost): StoreLink {
+export function linkStore(options: ResolvedOptions, host: LinkHost): FleetLink {
   return new Link(options, host)
 }
 
-class Link implements StoreLink {
+/** A provider's link to the fleet's store, once loaded: the store's `watch` calls `notified`. */
+export interface FleetLink extends Omit<StoreLink, 'stop'> {
+  /** Another process stored a token: take it now if it is newer, rather than at the next refresh. */
+  notified(): void
+}
+
+class Link implements FleetLink {
   readonly #options: ResolvedOptions
   readonly #host: LinkHost
   /** A store that failed or hung is left alone until then (local clock). */
   #downUntil = 0
-  readonly #unwatch: (() => void) | undefined
+  /** Whether a notified read of the store is under way. */
+  #reading = false
 
   constructor(options: ResolvedOptions, host: LinkHost) {
     this.#options = options
     this.#host = host
-    this.#unwatch = this.#watch()
   }
 
   // Without a store, or while it is down, the provider refreshes on its own, unless that would
@@ -39,6 +45,8 @@ class Link implements StoreLink {
     if (now() < this.#downUntil && !spends()) {
       return { token: await host.fetch(reason, signal, host.held()?.set), fromStore: false }
     }
+    // The refresh protocol is loaded with the first refresh through a store, not with every provider.
+    const { refreshThroughStore } = await import('./fleet.js')
     let failed = false
     return refreshThroughStore({
       store: this.#store,
@@ -64,10 +72,6 @@ class Link implements StoreLink {
     const { storeKey, storeTimeoutMs } = this.#options
     const context = { timeoutMs: storeTimeoutMs, report: (error: unknown) => this.report(error, true) }
     void call(context, () => this.#store.set(storeKey as string, token), undefined)
-  }
-
-  stop(): void {
-    this.#unwatch?.()
   }
 
   // A store that failed or hung is left alone for a while (five of its timeouts): refreshes meanwhile
@@ -105,21 +109,15 @@ class Link implements StoreLink {
     return this.#options.store as NonNullable<ResolvedOptions['store']>
   }
 
-  // Another process stored a token: take it now if it is newer, rather than at the next refresh.
-  #watch(): (() => void) | undefined {
+  notified(): void {
+    // A refresh in flight reads the store itself.
+    if (this.#reading || !this.#host.idle()) return
+    this.#reading = true
     const { storeKey, storeTimeoutMs } = this.#options
-    const store = this.#store
-    if (store.watch === undefined) return undefined
-    let reading = false
     const context = { timeoutMs: storeTimeoutMs, report: (error: unknown) => this.report(error, true) }
-    return store.watch(storeKey as string, () => {
-      // A refresh in flight reads the store itself.
-      if (reading || !this.#host.idle()) return
-      reading = true
-      void call(context, () => store.get(storeKey as string), undefined).then((token) => {
-        reading = false
-        if (token !== undefined) this.#adopt(token)
-      })
+    void call(context, () => this.#store.get(storeKey as string), undefined).then((token) => {
+      this.#reading = false
+      if (token !== undefined) this.#adopt(token)
     })
   }
 }
