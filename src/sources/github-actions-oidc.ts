@@ -33,7 +33,7 @@ const tokenVariable = 'ACTIONS_ID_TOKEN_REQUEST_TOKEN'
  * with `&audience=` appended, `Authorization: Bearer $ACTIONS_ID_TOKEN_REQUEST_TOKEN`, `Accept:
  * application/json`, `User-Agent: actions/oidc-client`) and returns the JWT in the answer's `value`.
  * The token lives about five minutes; the provider refreshes it before it expires. Use it as the
- * `subjectToken` of {@link tokenExchange} or the `assertion` of {@link jwtBearer}, through a provider.
+ * `subjectToken` of `tokenExchange` or the `assertion` of `jwtBearer`, through a provider.
  *
  * The variables are read at each fetch. A missing one is a terminal `AuthError` (`ERR_TOKEN_SOURCE`)
  * at the first fetch, before any request: the job lacks `permissions: id-token: write`. A failed

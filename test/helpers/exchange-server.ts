@@ -101,6 +101,7 @@ export async function startExchangeServer(options: {
       const token = new ClientCredentials({ client: ctx.oidc.client as never })
       token.resourceServer = new ResourceServer(apiAudience, {
         audience: apiAudience,
+        scope: '',
         accessTokenTTL: options.accessTokenTtlS,
         accessTokenFormat: 'jwt',
         jwt: { sign: { alg: 'ES256' } },
