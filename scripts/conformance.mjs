@@ -1,5 +1,6 @@
-// `npm run test:conformance`: the MCP conformance suite's client-credentials scenarios against a
-// client built on the built package (scripts/conformance-client.mjs). The suite needs Node 22
+// `npm run test:conformance`: the MCP conformance suite's client-credentials and workload-identity
+// (RFC 7523 JWT-bearer) scenarios against a client built on the built package
+// (scripts/conformance-client.mjs). `auth/wif-jwt-bearer` exists from the 0.2.0 alphas on. The suite needs Node 22
 // (it uses fs.globSync), so it runs under `npx -y node@22`; the client runs on this Node.
 // Builds dist/ first when it is missing. Exits non-zero unless every check of every scenario passes.
 import { execFileSync, spawnSync } from 'node:child_process'
@@ -7,7 +8,7 @@ import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
-const scenarios = ['auth/client-credentials-basic', 'auth/client-credentials-jwt']
+const scenarios = ['auth/client-credentials-basic', 'auth/client-credentials-jwt', 'auth/wif-jwt-bearer']
 const suite = 'node_modules/@modelcontextprotocol/conformance/dist/index.js'
 // The suite splits --command on spaces: a Node path with a space falls back to `node` on PATH.
 const node = process.execPath.includes(' ') ? 'node' : process.execPath

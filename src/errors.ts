@@ -130,7 +130,8 @@ export const terminalOAuth2Errors: ReadonlySet<string> = new Set([
 
 /**
  * OAuth2Error is an RFC 6749 §5.2 error response from a token endpoint. `invalid_grant`,
- * `invalid_client` and `unauthorized_client` are terminal.
+ * `invalid_client` and `unauthorized_client` are terminal, unless the source that got the answer
+ * knows better and says so with `terminal` (a token exchange whose subject token had expired).
  *
  * @example
  * ```ts
@@ -155,9 +156,13 @@ export class OAuth2Error extends AuthError {
   constructor(
     message: string,
     fields: { error: string; errorDescription?: string | undefined; status: number },
-    options: Omit<AuthErrorOptions, 'code' | 'terminal'> = {},
+    options: Omit<AuthErrorOptions, 'code'> = {},
   ) {
-    super(message, { ...options, code: 'ERR_OAUTH2', terminal: terminalOAuth2Errors.has(fields.error) })
+    super(message, {
+      ...options,
+      code: 'ERR_OAUTH2',
+      terminal: options.terminal ?? terminalOAuth2Errors.has(fields.error),
+    })
     this.error = fields.error
     this.errorDescription = fields.errorDescription
     this.status = fields.status

@@ -56,7 +56,10 @@ export {
   discoverTokenEndpoint,
 } from './sources/discovery.js'
 export type { TokenEndpointOptions } from './sources/endpoint-options.js'
+export { type JwtBearerOptions, jwtBearer } from './sources/jwt-bearer.js'
 export { type RefreshTokenGrantOptions, refreshTokenGrant } from './sources/refresh-token-grant.js'
+export type { SubjectToken } from './sources/subject-token.js'
+export { type TokenExchangeOptions, tokenExchange } from './sources/token-exchange.js'
 export { createMemoryStore, type MemoryStoreOptions } from './store/memory-store.js'
 export { createTokenProvider } from './token/create.js'
 export type { TokenProviderOptions } from './token/options.js'

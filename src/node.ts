@@ -1,5 +1,5 @@
 /**
- * The `refreshing-client/node` entry: what needs Node.js APIs (the file system here), kept out of
+ * The `refreshing-client/node` entry: what needs Node.js APIs (the file system, the environment), kept out of
  * the main entry so that it runs on every runtime with `fetch`.
  *
  * @module
@@ -7,6 +7,7 @@
 
 export { type NodeRequestListener, toNodeHandler } from './push/node-handler.js'
 export { type FileTokenOptions, fileToken } from './sources/file-token.js'
+export { type GithubActionsOidcOptions, githubActionsOidc } from './sources/github-actions-oidc.js'
 export {
   createFileStore,
   type FileStoreOptions,

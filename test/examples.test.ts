@@ -49,6 +49,7 @@ const examples: [file: string, output: RegExp][] = [
   ['mcp-sse.ts', /^over SSE: \[\{"type":"text","text":"pong"\}\], 0 refused$/m],
   ['mcp-client-v2.ts', /^client 2\.x after a revocation: 30\/30 ok, 1 token request$/m],
   ['sdk-clients.ts', /^openai: pong\naxios: Rex\nopenapi-fetch: Rex\nafter a revocation: 30\/30 ok, 1 token request$/m],
+  ['workload-identity.ts', /^\d+ calls over 7 s, 0 failed, [2-9] exchanges, 0 with an expired subject$/m],
 ]
 
 describe.concurrent('examples', () => {

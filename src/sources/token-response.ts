@@ -11,6 +11,8 @@ export interface TokenResponse {
   expiresIn?: number
   refreshToken?: string
   scope?: string
+  /** RFC 8693 §2.2.1: what kind of token a token exchange issued. */
+  issuedTokenType?: string
 }
 
 /** ErrorBody holds the fields of an RFC 6749 §5.2 error response. */
@@ -59,6 +61,7 @@ export function parseTokenResponse(
   for (const [field, key] of [
     ['token_type', 'tokenType'],
     ['scope', 'scope'],
+    ['issued_token_type', 'issuedTokenType'],
   ] as const) {
     const value = optionalString(body[field])
     if (value === false) throw fail(`with a ${field} that is not a string`)
@@ -115,10 +118,11 @@ export function toOAuth2Error(body: ErrorBody, status: number, label: string, se
  * `parseToken` takes the expiry from a JWT's `exp`; an opaque token is then used until a 401.
  */
 export function toTokenInput(response: TokenResponse, refreshToken: string | undefined): TokenInput {
-  const { accessToken, expiresIn, tokenType, scope } = response
+  const { accessToken, expiresIn, tokenType, scope, issuedTokenType } = response
   const known = {
     ...(tokenType === undefined ? {} : { tokenType }),
     ...(scope === undefined ? {} : { scope }),
+    ...(issuedTokenType === undefined ? {} : { issuedTokenType }),
     ...(refreshToken === undefined ? {} : { refreshToken }),
   }
   return expiresIn === undefined ? { accessToken, ...known } : { accessToken, expiresIn, ...known }

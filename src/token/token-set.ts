@@ -26,6 +26,11 @@ export interface TokenSet {
   tokenType?: string
   /** The granted scope, space-separated. */
   scope?: string
+  /**
+   * What kind of token a token exchange issued (RFC 8693 §2.2.1 `issued_token_type`), such as
+   * `urn:ietf:params:oauth:token-type:access_token`.
+   */
+  issuedTokenType?: string
 }
 
 /**
@@ -53,6 +58,8 @@ export type TokenInput =
       tokenType?: string
       /** The granted scope, space-separated. */
       scope?: string
+      /** What kind of token a token exchange issued (RFC 8693 `issued_token_type`). */
+      issuedTokenType?: string
     }
 
 /**
@@ -105,6 +112,7 @@ export function parseToken(input: TokenInput, options: ParseTokenOptions = {}): 
   copyString(record, set, 'refreshToken')
   copyString(record, set, 'tokenType')
   copyString(record, set, 'scope')
+  copyString(record, set, 'issuedTokenType')
 
   const relative = relativeExpiry(record['expiresIn'], now)
   let expiresAt = optionalTime(record, 'expiresAt')
@@ -247,7 +255,11 @@ function safeCause(cause: unknown): Error | undefined {
   return cause instanceof Error ? new Error(cause.message) : undefined
 }
 
-function copyString(from: Record<string, unknown>, to: TokenSet, key: 'refreshToken' | 'tokenType' | 'scope'): void {
+function copyString(
+  from: Record<string, unknown>,
+  to: TokenSet,
+  key: 'refreshToken' | 'tokenType' | 'scope' | 'issuedTokenType',
+): void {
   const value = from[key]
   if (value === undefined) return
   if (typeof value !== 'string') throw new TokenDecodeError(`"${key}" must be a string`)
