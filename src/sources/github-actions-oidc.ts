@@ -1,8 +1,9 @@
 import ky, { isHTTPError, isTimeoutError } from 'ky'
 import { AuthError } from '../errors.js'
 import { isRecord } from '../internal/guards.js'
+import { duration } from '../internal/options.js'
 import type { FetchToken } from '../token/types.js'
-import { duration, endpointDefaults } from './endpoint-options.js'
+import { endpointDefaults } from './endpoint-options.js'
 
 /**
  * GithubActionsOidcOptions are the options of {@link githubActionsOidc}.
@@ -58,7 +59,7 @@ export function githubActionsOidc(options: GithubActionsOidcOptions = {}): Fetch
     throw new TypeError(`${source}: audience must be a non-empty string`)
   }
   if (fetch !== undefined && typeof fetch !== 'function') throw new TypeError(`${source}: fetch must be a function`)
-  const timeoutMs = duration(source, 'timeoutMs', options.timeoutMs, endpointDefaults.timeoutMs)
+  const timeoutMs = duration(`${source}: timeoutMs`, options.timeoutMs, endpointDefaults.timeoutMs)
 
   return async ({ signal }) => {
     const base = process.env[urlVariable]
