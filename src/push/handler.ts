@@ -1,9 +1,9 @@
 import { createLocalJWKSet, type JSONWebKeySet, type JWK, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose'
 import { AuthError, isAuthError } from '../errors.js'
 import { wholeNumber } from '../internal/options.js'
+import { readLimited, tooLarge } from '../internal/read-body.js'
 import { type PushStatus, type ReportingRegistry, reportPush, type TokenRegistry } from '../registry/types.js'
 import { decodeClaims, parseToken } from '../token/token-set.js'
-import { readLimited, tooLarge } from './read-body.js'
 
 /**
  * PushVerifyOptions say how pushed tokens are verified: jose's `jwtVerify` with this key (or key

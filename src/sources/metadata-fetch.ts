@@ -2,6 +2,7 @@ import { AuthError } from '../errors.js'
 import { errorName } from '../internal/describe.js'
 import { discard } from '../internal/discard.js'
 import { isRecord } from '../internal/guards.js'
+import { readLimited, tooLarge } from '../internal/read-body.js'
 
 /** Identifier is an issuer or resource identifier as it was given, and parsed. */
 export interface Identifier {
@@ -17,7 +18,7 @@ export interface MetadataRequest {
 }
 
 // Metadata documents are a few kilobytes; a server that streams megabytes is not one.
-const maxMetadataChars = 1_000_000
+const maxMetadataBytes = 1_000_000
 
 /**
  * parseIdentifier checks an `issuer` or `protectedResource` option: an absolute `https:` URL (or
@@ -58,7 +59,7 @@ export async function fetchMetadata(
   const { signal, timeoutMs } = request
   const timeout = AbortSignal.timeout(timeoutMs)
   let response: Response
-  let text: string
+  let bytes: Uint8Array | typeof tooLarge
   try {
     response = await (request.fetch ?? fetch)(url, {
       headers: { accept: 'application/json' },
@@ -68,18 +69,17 @@ export async function fetchMetadata(
       await discard(response)
       return undefined
     }
-    text = await response.text()
+    bytes = await readLimited(response, maxMetadataBytes)
   } catch (error) {
     if (signal?.aborted === true) throw signal.reason
     if (timeout.aborted) throw discoveryError(`${url} did not answer within ${timeoutMs} ms`)
     throw discoveryError(`${url} could not be fetched (${errorName(error)})`)
   }
   if (!response.ok) throw discoveryError(`${url} answered ${response.status}`)
-  if (text.length > maxMetadataChars)
-    throw discoveryError(`${url} answered with more than ${maxMetadataChars} characters`)
+  if (bytes === tooLarge) throw discoveryError(`${url} answered with more than ${maxMetadataBytes} bytes`)
   let body: unknown
   try {
-    body = JSON.parse(text)
+    body = JSON.parse(new TextDecoder().decode(bytes))
   } catch {
     throw discoveryError(`${url} answered ${response.status} with a body that is not JSON`)
   }

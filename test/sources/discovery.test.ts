@@ -205,6 +205,11 @@ describe('token endpoint discovery', () => {
       'no authorization server metadata for ORIGIN/tenant (404 at ORIGIN/.well-known/oauth-authorization-server/tenant, ORIGIN/.well-known/openid-configuration/tenant, ORIGIN/tenant/.well-known/openid-configuration)',
     ],
     [
+      'is larger than a metadata document can be (read no further than 1 MB)',
+      () => ({ '/.well-known/oauth-protected-resource/mcp': prm({ padding: 'x'.repeat(1_100_000) }) }),
+      'ORIGIN/.well-known/oauth-protected-resource/mcp answered with more than 1000000 bytes',
+    ],
+    [
       'has no metadata at all',
       () => ({}),
       'clientCredentials: discovery: ORIGIN/.well-known/oauth-protected-resource/mcp has no protected resource metadata (404)',

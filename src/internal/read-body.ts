@@ -2,10 +2,13 @@
 export const tooLarge = Symbol('too large')
 
 /**
- * readLimited reads a request body as a stream and stops as soon as it passes `limit` bytes,
- * so a huge body is never buffered whole. Returns the bytes, or `tooLarge`.
+ * readLimited reads the body of a request or a response as a stream and stops as soon as it passes
+ * `limit` bytes, so a huge body is never buffered whole. Returns the bytes, or `tooLarge`.
  */
-export async function readLimited(request: Request, limit: number): Promise<Uint8Array | typeof tooLarge> {
+export async function readLimited(
+  request: Pick<Request, 'headers' | 'body'>,
+  limit: number,
+): Promise<Uint8Array | typeof tooLarge> {
   const declared = Number(request.headers.get('content-length'))
   if (declared > limit) {
     await request.body?.cancel().catch(() => {})
