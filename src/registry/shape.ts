@@ -1,3 +1,4 @@
+import { hasMethods } from '../internal/guards.js'
 import type { TokenRegistry } from './types.js'
 
 /**
@@ -5,12 +6,5 @@ import type { TokenRegistry } from './types.js'
  * `ids`), so an older copy's registry is read too.
  */
 export function isRegistryShape(value: unknown): value is TokenRegistry {
-  const candidate = value as Partial<TokenRegistry> | null
-  return (
-    typeof value === 'object' &&
-    candidate !== null &&
-    typeof candidate.scope === 'function' &&
-    typeof candidate.get === 'function' &&
-    typeof candidate.ids === 'function'
-  )
+  return hasMethods<TokenRegistry>(value, 'scope', 'get', 'ids')
 }

@@ -1,5 +1,5 @@
 import { AuthError } from '../errors.js'
-import { isRecord } from '../internal/guards.js'
+import { isCryptoKey, isRecord } from '../internal/guards.js'
 import type { TokenSet } from '../token/token-set.js'
 
 /**
@@ -63,10 +63,6 @@ export function checkEncryptionKey(key: unknown): asserts key is CryptoKey | Uin
   if (!key.usages.includes('encrypt') || !key.usages.includes('decrypt')) {
     throw new TypeError('encryptionKey must allow both "encrypt" and "decrypt"')
   }
-}
-
-function isCryptoKey(value: unknown): value is CryptoKey {
-  return typeof CryptoKey === 'function' && value instanceof CryptoKey
 }
 
 /** plainCodec stores the token as JSON. */

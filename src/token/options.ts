@@ -1,4 +1,5 @@
 import { boundTo } from '../dpop/signer.js'
+import { hasMethods } from '../internal/guards.js'
 import { duration, ratio, wholeNumber } from '../internal/options.js'
 import { providerDefaults } from './schedule.js'
 import type { TokenStore } from './store.js'
@@ -195,14 +196,7 @@ function compact(resolved: Omit<ResolvedOptions, 'label'>): ResolvedOptions {
 }
 
 function isStore(value: unknown): value is TokenStore {
-  const store = value as Partial<TokenStore> | null
-  return (
-    typeof store === 'object' &&
-    store !== null &&
-    typeof store.get === 'function' &&
-    typeof store.set === 'function' &&
-    typeof store.acquire === 'function'
-  )
+  return hasMethods<TokenStore>(value, 'get', 'set', 'acquire')
 }
 
 // A token bound to a DPoP key is useless without that key: a bound source's tokens live under a
