@@ -22,7 +22,7 @@ let op: OidcServer
 let dpop: DPoP
 
 beforeAll(async () => {
-  op = await startOidcProvider({ accessTokenTtlS: 10 })
+  op = await startOidcProvider({ kind: 'client_credentials', accessTokenTtlS: 10 })
   dpop = await createDPoP()
 })
 

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it, onTestFinished } from 'vitest'
 import {
   type AuthError,
   clientCredentials,
@@ -34,11 +34,6 @@ const hour = 60 * minute
 const T0 = Date.UTC(2026, 0, 1)
 const agentPath = '/agents/agent-a/tools'
 
-const cleanups: (() => unknown)[] = []
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
-})
-
 interface Setup {
   clock: TestClock
   token: FaultyTokenServer
@@ -71,9 +66,7 @@ async function setup(
     lifetimeMs: options.lifetimeMs ?? hour,
     ...(options.expiresIn === undefined ? {} : { expiresIn: options.expiresIn }),
   })
-  cleanups.push(token.close)
   const api = await startFaultyApiServer({ now: clock.now })
-  cleanups.push(api.close)
   const tokens = createTokenProvider({
     name: 'agent-a',
     fetchToken: clientCredentials({
@@ -92,7 +85,7 @@ async function setup(
     minRefreshIntervalMs: 0,
     ...options.provider,
   })
-  cleanups.push(() => tokens.dispose())
+  onTestFinished(() => tokens.dispose())
   const client = new RefreshingClient({ tokens, baseUrl: api.origin })
   const errors: TokenProviderEvents['error'][] = []
   const installed: TokenProviderEvents['token'][] = []
@@ -470,15 +463,13 @@ describe('clock skew', () => {
       const clock = testClock(T0)
       const issuerNow = () => clock.now() + skewMs
       const token = await startFaultyTokenServer({ now: clock.now, lifetimeMs, skewMs, expiresIn })
-      cleanups.push(token.close)
       const api = await startFaultyApiServer({ now: issuerNow })
-      cleanups.push(api.close)
       const tokens = createTokenProvider({
         fetchToken: clientCredentials({ tokenUrl: token.tokenUrl, clientId: 'agent-a', clientSecret: 's', retry: 0 }),
         now: clock.now,
         refreshJitterRatio: 0,
       })
-      cleanups.push(() => tokens.dispose())
+      onTestFinished(() => tokens.dispose())
       const events: TokenProviderEvents['token'][] = []
       tokens.on('token', (event) => events.push(event))
       const client = new RefreshingClient({ tokens, baseUrl: api.origin })
