@@ -1,9 +1,8 @@
-import { spawnSync } from 'node:child_process'
 import { unwatchFile, watchFile } from 'node:fs'
 import { mkdir, mkdtemp, rename, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath, pathToFileURL } from 'node:url'
+import { pathToFileURL } from 'node:url'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import {
   createTokenProvider,
@@ -14,6 +13,7 @@ import {
 } from '../../src/index.js'
 import { fileToken } from '../../src/node.js'
 import { mint } from '../helpers/jwt.js'
+import { fixture, runNodeSync } from '../helpers/processes.js'
 import { fetchContext as context, authRejection as failure } from '../helpers/sources.js'
 
 let dir: string
@@ -212,8 +212,7 @@ describe('fileToken', () => {
 
   it('lets a process whose provider watches a token file exit on its own', async () => {
     await writeFile(path, await mint())
-    const script = fileURLToPath(new URL('../fixtures/watching-file-token.mts', import.meta.url))
-    const child = spawnSync(process.execPath, ['--import', 'tsx', script, path], { encoding: 'utf8', timeout: 15_000 })
+    const child = runNodeSync(['--import', 'tsx', fixture('watching-file-token.mts'), path], 15_000)
     expect(child.error).toBeUndefined()
     expect(child.signal).toBeNull()
     expect(child.stderr).toBe('')

@@ -1,11 +1,10 @@
-import { execFile } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
-import { inspect, promisify } from 'node:util'
+import { inspect } from 'node:util'
 import Redis, { type RedisOptions } from 'ioredis'
 import RedisV6 from 'ioredis-v6'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 import { type AuthError, isAuthError, type TokenSet } from '../../src/index.js'
 import { createRedisStore, type RedisStoreOptions, type RedisTokenStore, redisStoreDefaults } from '../../src/redis.js'
+import { fixture, run } from '../helpers/processes.js'
 import { type RedisServer, startRedisServer, startSilentServer } from '../helpers/redis-server.js'
 
 let server: RedisServer
@@ -322,12 +321,11 @@ describe.each(clients)('createRedisStore through %s', (_, Client) => {
       let calls = 0
       watcher.watch('fleet', () => calls++)
       await vi.waitFor(async () => expect(await subscribers(tokenKey('fleet'))).toBe(1))
-      const script = fileURLToPath(new URL('../fixtures/redis-set.mts', import.meta.url))
       const expiresAt = Date.now() + 60_000
-      const child = await promisify(execFile)(
+      const child = await run(
         process.execPath,
-        ['--import', 'tsx', script, String(server.port), 'fleet', String(expiresAt)],
-        { timeout: 15_000 },
+        ['--import', 'tsx', fixture('redis-set.mts'), String(server.port), 'fleet', String(expiresAt)],
+        { timeoutMs: 15_000 },
       )
       expect(child.stdout).toBe('stored\n')
       await vi.waitFor(() => expect(calls).toBe(1))
