@@ -6,11 +6,11 @@ import {
   createTokenProvider,
   DisposedError,
   RefreshingClient,
-  type RefreshingClientEvents,
   type TokenProvider,
 } from '../../src/index.js'
 import { pendingTimers } from '../../src/internal/timer.js'
 import { mint } from '../helpers/jwt.js'
+import { record } from '../helpers/record.js'
 import { type ApiServer, bearerOf, json, startApiServer, startServer } from '../helpers/servers.js'
 import { startTokenServer, type TokenServer } from '../helpers/token-server.js'
 
@@ -26,12 +26,6 @@ function makeClient(options: Partial<ConstructorParameters<typeof RefreshingClie
   const client = new RefreshingClient({ tokens: { fetchToken: auth.fetchToken }, baseUrl: api.origin, ...options })
   onTestFinished(() => client.dispose())
   return client
-}
-
-function record<K extends keyof RefreshingClientEvents>(client: RefreshingClient, type: K) {
-  const events: RefreshingClientEvents[K][] = []
-  client.on(type, (event) => events.push(event))
-  return events
 }
 
 /** Revokes the client's current token, as a server that rejects it before its `exp`. */

@@ -8,9 +8,9 @@ import {
   OAuth2Error,
   refreshTokenGrant,
   type TokenProvider,
-  type TokenProviderErrorEvent,
 } from '../../src/index.js'
 import { mint } from '../helpers/jwt.js'
+import { record } from '../helpers/record.js'
 import { type Handler, type Hit, startTokenServer, type TokenServer } from '../helpers/token-server.js'
 
 let server: TokenServer
@@ -59,12 +59,6 @@ function provider(fetchToken: FetchToken, options = {}): TokenProvider {
   const made = createTokenProvider({ fetchToken, retry: { baseDelayMs: 20, maxDelayMs: 20 }, ...options })
   providers.push(made)
   return made
-}
-
-function recordErrors(tokens: TokenProvider): TokenProviderErrorEvent[] {
-  const errors: TokenProviderErrorEvent[] = []
-  tokens.on('error', (event) => errors.push(event))
-  return errors
 }
 
 const sent = () => server.hits.map((hit) => hit.form.get('refresh_token'))
@@ -135,7 +129,7 @@ describe('refreshTokenGrant against a rotating token endpoint', () => {
         },
       }),
     )
-    const errors = recordErrors(tokens)
+    const errors = record(tokens, 'error')
     await tokens.getToken()
     expect(tokens.current?.refreshToken).toBe('rt-2')
     await tokens.refresh()
@@ -154,7 +148,7 @@ describe('refreshTokenGrant against a rotating token endpoint', () => {
     server.reset(rotatingServer())
     const fetchToken = refreshTokenGrant({ tokenUrl: server.tokenUrl, clientId: 'agent', refreshToken: 'rt-1' })
     const [first, second] = [provider(fetchToken), provider(fetchToken)]
-    const errors = [...recordErrors(first), ...recordErrors(second)]
+    const errors = [...record(first, 'error'), ...record(second, 'error')]
     await Promise.all([first.getToken(), second.getToken()])
     // Now `first` holds rt-2, which `second` has spent: the source sends the latest instead.
     await Promise.all([first.refresh(), second.refresh()])

@@ -18,6 +18,7 @@ import {
 } from '../../src/index.js'
 import { fileToken } from '../../src/node.js'
 import { mint } from '../helpers/jwt.js'
+import { record } from '../helpers/record.js'
 import { startApiServer } from '../helpers/servers.js'
 import { type Reply, startTokenServer } from '../helpers/token-server.js'
 
@@ -327,8 +328,7 @@ describe('a refused replay', () => {
     }
     const tokens = provider({ fetchToken })
     const client = new RefreshingClient({ tokens, baseUrl: api.origin })
-    const unauthorized: unknown[] = []
-    client.on('unauthorized', (event) => unauthorized.push(event))
+    const unauthorized = record(client, 'unauthorized')
     expect((await client.fetch('/first')).status).toBe(401)
     expect(unauthorized).toEqual([{ url: `${api.origin}/first`, status: 401, retried: true }])
     const burst = await Promise.all(Array.from({ length: 50 }, () => client.fetch('/burst').then((r) => r.status)))

@@ -20,6 +20,7 @@ import {
   type TokenFault,
   testClock,
 } from '../helpers/faults.js'
+import { record } from '../helpers/record.js'
 
 // Every fault a token endpoint or an API can throw at a long-running process, against real
 // servers on 127.0.0.1, with the exact outcome: what the caller gets, which events fire, how many
@@ -88,18 +89,15 @@ async function setup(
   onTestFinished(() => tokens.dispose())
   const client = new RefreshingClient({ tokens, baseUrl: api.origin })
   const errors: TokenProviderEvents['error'][] = []
-  const installed: TokenProviderEvents['token'][] = []
-  const retries: RefreshingClientEvents['retry'][] = []
-  const unauthorized: RefreshingClientEvents['unauthorized'][] = []
   tokens.on('error', (event) => {
     // Freeze the clock at the first failure: the provider stays inside its backoff until the test
     // lets the clock run again (a loaded machine could otherwise outrun a 100 ms backoff).
     if (errors.length === 0) clock.set(clock.now())
     errors.push(event)
   })
-  tokens.on('token', (event) => installed.push(event))
-  client.on('retry', (event) => retries.push(event))
-  client.on('unauthorized', (event) => unauthorized.push(event))
+  const installed = record(tokens, 'token')
+  const retries = record(client, 'retry')
+  const unauthorized = record(client, 'unauthorized')
   const nextToken = () =>
     new Promise<TokenProviderEvents['token']>((resolve) => {
       const off = tokens.on('token', (event) => {
@@ -470,8 +468,7 @@ describe('clock skew', () => {
         refreshJitterRatio: 0,
       })
       onTestFinished(() => tokens.dispose())
-      const events: TokenProviderEvents['token'][] = []
-      tokens.on('token', (event) => events.push(event))
+      const events = record(tokens, 'token')
       const client = new RefreshingClient({ tokens, baseUrl: api.origin })
       const call = async () => (await client.fetch(agentPath)).status
       expect(await call()).toBe(200)
