@@ -248,26 +248,26 @@ describe('clientCredentials against a real token endpoint', () => {
     expect(error).toMatchObject({ error: 'unauthorized_client', status: 200, terminal: true })
   })
 
-  it('fails clearly, and not terminally, on a success body that is not a usable token response', async () => {
-    const fetchToken = clientCredentials({ tokenUrl: server.tokenUrl, clientId: 'svc', clientSecret: 'secret' })
-    const cases: [unknown, string][] = [
-      ['<html>oops</html>', 'with a body that is neither JSON nor a form'],
-      ['{"access_token": "x"', 'with a body that is neither JSON nor a form'],
-      [[1, 2], 'with JSON that is not an object'],
-      [{ token_type: 'Bearer' }, 'without an access_token'],
-      [{ access_token: 42 }, 'with an access_token that is not a string'],
-      [{ access_token: 'x', expires_in: 'soon' }, 'with an expires_in that is not a number of seconds'],
-      [{ access_token: 'x', expires_in: '36 00' }, 'with an expires_in that is not a number of seconds'],
-      [{ access_token: 'x', expires_in: { seconds: 60 } }, 'with an expires_in that is not a number of seconds'],
-      [{ access_token: 'x', token_type: 7 }, 'with a token_type that is not a string'],
-    ]
-    for (const [body, problem] of cases) {
+  it.each<[unknown, string]>([
+    ['<html>oops</html>', 'with a body that is neither JSON nor a form'],
+    ['{"access_token": "x"', 'with a body that is neither JSON nor a form'],
+    [[1, 2], 'with JSON that is not an object'],
+    [{ token_type: 'Bearer' }, 'without an access_token'],
+    [{ access_token: 42 }, 'with an access_token that is not a string'],
+    [{ access_token: 'x', expires_in: 'soon' }, 'with an expires_in that is not a number of seconds'],
+    [{ access_token: 'x', expires_in: '36 00' }, 'with an expires_in that is not a number of seconds'],
+    [{ access_token: 'x', expires_in: { seconds: 60 } }, 'with an expires_in that is not a number of seconds'],
+    [{ access_token: 'x', token_type: 7 }, 'with a token_type that is not a string'],
+  ])(
+    'fails clearly, and not terminally, on a success body that is not a usable token response: %j',
+    async (body, problem) => {
+      const fetchToken = clientCredentials({ tokenUrl: server.tokenUrl, clientId: 'svc', clientSecret: 'secret' })
       server.reset(() => ({ body }))
       const error = await rejection(fetchToken(context()))
       expect(error.message).toBe(`clientCredentials: token endpoint ${server.tokenUrl} answered 200 ${problem}`)
       expect([error.code, error.terminal, server.hits.length]).toEqual(['ERR_TOKEN_SOURCE', false, 1])
-    }
-  })
+    },
+  )
 
   it('never follows a redirect, which would send the credentials on', async () => {
     const elsewhere = await startTokenServer()
