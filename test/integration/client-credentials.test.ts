@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { beforeEach, describe, expect, it, onTestFinished } from 'vitest'
 import {
   clientCredentials,
   createTokenProvider,
@@ -18,23 +18,15 @@ const encodedId = 'a+b%3Ac%25d%2B%C3%A9'
 const encodedSecret = 'p%40ss+w%3Ard%25%2B%C3%A9'
 
 let server: TokenServer
-let providers: TokenProvider[] = []
 
-beforeAll(async () => {
+// A token server for each test, closed when it finishes.
+beforeEach(async () => {
   server = await startTokenServer()
-})
-
-afterAll(() => server.close())
-
-afterEach(() => {
-  for (const p of providers) p.dispose()
-  providers = []
-  server.reset()
 })
 
 function provider(fetchToken: ReturnType<typeof clientCredentials>, options = {}): TokenProvider {
   const made = createTokenProvider({ fetchToken, retry: { baseDelayMs: 20, maxDelayMs: 20 }, ...options })
-  providers.push(made)
+  onTestFinished(() => made.dispose())
   return made
 }
 

@@ -1,5 +1,5 @@
 import { decodeJwt } from 'jose'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { beforeEach, describe, expect, it, onTestFinished } from 'vitest'
 import {
   createTokenProvider,
   type FetchToken,
@@ -14,18 +14,10 @@ import { record } from '../helpers/record.js'
 import { type Handler, type Hit, startTokenServer, type TokenServer } from '../helpers/token-server.js'
 
 let server: TokenServer
-let providers: TokenProvider[] = []
 
-beforeAll(async () => {
+// A token server for each test, closed when it finishes.
+beforeEach(async () => {
   server = await startTokenServer()
-})
-
-afterAll(() => server.close())
-
-afterEach(() => {
-  for (const p of providers) p.dispose()
-  providers = []
-  server.reset()
 })
 
 /**
@@ -57,7 +49,7 @@ function rotatingServer(log: string[] = [], valid: string[] = ['rt-1']) {
 
 function provider(fetchToken: FetchToken, options = {}): TokenProvider {
   const made = createTokenProvider({ fetchToken, retry: { baseDelayMs: 20, maxDelayMs: 20 }, ...options })
-  providers.push(made)
+  onTestFinished(() => made.dispose())
   return made
 }
 
