@@ -65,11 +65,13 @@ export async function startTokenServer(handler: Handler = issueToken): Promise<T
     response.on('close', () => {
       if (!response.writableFinished) hit.abandoned = true
     })
-    Promise.resolve(current(hit)).then(
-      (reply) => send(response, reply, issued),
-      (error: unknown) =>
-        send(response, { status: 500, body: { error: 'server_error', error_description: String(error) } }, issued),
-    )
+    Promise.resolve()
+      .then(() => current(hit))
+      .then(
+        (reply) => send(response, reply, issued),
+        (error: unknown) =>
+          send(response, { status: 500, body: { error: 'server_error', error_description: String(error) } }, issued),
+      )
   })
   const { origin, close } = await listen(server)
   const tokenUrl = `${origin}/oauth2/token`
