@@ -6,7 +6,8 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { distEntry, emit, log, median, nowNs, rotate, row } from './lib/harness.mjs'
+import { distEntry, emit, log, median, row } from './lib/harness.mjs'
+import { interleave, perCall } from './lib/interleave.mjs'
 import { mint } from './lib/jwt.mjs'
 
 const { createMemoryStore, createTokenProvider } = await import(distEntry)
@@ -35,13 +36,7 @@ try {
     { name: 'file', calls: 50_000, run: () => fromFile.getToken(), samples: [] },
     { name: 'raw', calls: 500, run: () => fileStore.get('bench'), samples: [] },
   ]
-  for (let round = 0; round < 20; round++) {
-    for (const variant of rotate(calls, round)) {
-      const start = nowNs()
-      for (let i = 0; i < variant.calls; i++) await variant.run()
-      variant.samples.push((nowNs() - start) / variant.calls)
-    }
-  }
+  await interleave(calls, { rounds: 20, measure: (variant) => perCall(variant.run, variant.calls) })
   const [memory, viaFile, raw] = calls.map((variant) => median(variant.samples))
   fromFile.dispose()
   fromMemory.dispose()
@@ -61,13 +56,7 @@ try {
     { name: 'file', calls: 20, run: refreshVia(fileStore), samples: [] },
     { name: 'sealed', calls: 20, run: refreshVia(sealedStore), samples: [] },
   ]
-  for (let round = 0; round < 15; round++) {
-    for (const variant of rotate(refreshes, round)) {
-      const start = nowNs()
-      for (let i = 0; i < variant.calls; i++) await variant.run()
-      variant.samples.push((nowNs() - start) / variant.calls)
-    }
-  }
+  await interleave(refreshes, { rounds: 15, measure: (variant) => perCall(variant.run, variant.calls) })
   const [memoryRefresh, fileRefresh, sealedRefresh] = refreshes.map((variant) => median(variant.samples) / 1_000)
   fileStore.dispose()
   sealedStore.dispose()
@@ -77,7 +66,13 @@ try {
   )
   emit([
     row('file store: getToken() with the token from an in-memory store', memory, 'ns/call', memory),
-    row('file store: getToken() with the token from the file store (vs memory store)', viaFile, 'ns/call', memory),
+    row(
+      'file store: getToken() with the token from the file store (vs memory store)',
+      viaFile,
+      'ns/call',
+      memory,
+      'file.get-token',
+    ),
     row('file store: a file store.get() per call, for contrast (vs memory store)', raw, 'ns/call', memory),
     row("file store: a refresh's store operations, memory store", memoryRefresh, 'µs/refresh', memoryRefresh),
     row(

@@ -5,7 +5,8 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
-import { distEntry, emit, log, median, nowNs, rotate, row } from './lib/harness.mjs'
+import { distEntry, emit, log, median, row } from './lib/harness.mjs'
+import { interleave, perCall } from './lib/interleave.mjs'
 import { mint } from './lib/jwt.mjs'
 
 if (spawnSync('redis-server', ['--version']).status !== 0) {
@@ -61,13 +62,7 @@ try {
     { name: 'redis', calls: 50_000, run: () => fromRedis.getToken(), samples: [] },
     { name: 'raw', calls: 2_000, run: () => redisStore.get('bench'), samples: [] },
   ]
-  for (let round = 0; round < 20; round++) {
-    for (const variant of rotate(variants, round)) {
-      const start = nowNs()
-      for (let i = 0; i < variant.calls; i++) await variant.run()
-      variant.samples.push((nowNs() - start) / variant.calls)
-    }
-  }
+  await interleave(variants, { rounds: 20, measure: (variant) => perCall(variant.run, variant.calls) })
   const [memory, viaRedis, raw] = variants.map((variant) => median(variant.samples))
   log(
     `fleet: getToken ${memory.toFixed(0)} ns (memory store), ${viaRedis.toFixed(0)} ns (Redis store), store.get ${raw.toFixed(0)} ns`,
@@ -78,7 +73,13 @@ try {
   redis.disconnect()
   emit([
     row('fleet: getToken() with the token from an in-memory store', memory, 'ns/call', memory),
-    row('fleet: getToken() with the token from Redis (vs memory store)', viaRedis, 'ns/call', memory),
+    row(
+      'fleet: getToken() with the token from Redis (vs memory store)',
+      viaRedis,
+      'ns/call',
+      memory,
+      'fleet.get-token',
+    ),
     row('fleet: a Redis store.get() per call, for contrast (vs memory store)', raw, 'ns/call', memory),
   ])
 } finally {

@@ -9,7 +9,8 @@ import {
   PeriodicExportingMetricReader,
 } from '@opentelemetry/sdk-metrics'
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base'
-import { distEntry, emit, log, median, nowNs, rotate, row } from './lib/harness.mjs'
+import { distEntry, emit, log, median, row } from './lib/harness.mjs'
+import { interleave, medianDifference, perCall, stubFetch } from './lib/interleave.mjs'
 import { mint } from './lib/jwt.mjs'
 
 const { RefreshingClient } = await import(distEntry)
@@ -18,8 +19,7 @@ const { instrument } = await import(distEntry.replace(/index\.mjs$/, 'otel.mjs')
 const rounds = 40
 const calls = 50_000
 const origin = 'http://127.0.0.1:9'
-const prebuilt = new Response('{"ok":true}', { headers: { 'content-type': 'application/json' } })
-const stub = () => Promise.resolve(prebuilt)
+const stub = stubFetch()
 
 const reader = new PeriodicExportingMetricReader({
   exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE),
@@ -49,24 +49,19 @@ const control = new RefreshingClient({
 })
 const stop = instrument(observed, { meterProvider, tracerProvider })
 
-async function perCall(client) {
-  const start = nowNs()
-  for (let i = 0; i < calls; i++) await client.fetch('/v1/items')
-  return (nowNs() - start) / calls
-}
-
 const variants = [
   { client: plain, samples: [] },
   { client: observed, samples: [] },
   { client: control, samples: [] },
 ]
-for (let warm = 0; warm < 10; warm++) for (const variant of variants) await perCall(variant.client)
-for (let round = 0; round < rounds; round++) {
-  for (const variant of rotate(variants, round)) variant.samples.push(await perCall(variant.client))
-}
+await interleave(variants, {
+  rounds,
+  warmup: 10,
+  measure: ({ client }) => perCall(() => client.fetch('/v1/items'), calls),
+})
 const [plainNs, observedNs] = variants.map((variant) => median(variant.samples))
-const addedNs = median(variants[1].samples.map((ns, i) => ns - variants[0].samples[i]))
-const controlNs = median(variants[2].samples.map((ns, i) => ns - variants[0].samples[i]))
+const addedNs = medianDifference(variants[1].samples, variants[0].samples)
+const controlNs = medianDifference(variants[2].samples, variants[0].samples)
 log(
   `otel: client.fetch ${plainNs.toFixed(0)} ns, instrumented ${observedNs.toFixed(0)} ns, +${addedNs.toFixed(0)} ns (A/A control ${controlNs.toFixed(0)} ns)`,
 )
@@ -79,7 +74,13 @@ await tracerProvider.shutdown()
 emit([
   row('otel, GET: client.fetch over the stub, not instrumented', plainNs, 'ns/call', plainNs),
   row('otel, GET: client.fetch over the stub, instrument(client)', observedNs, 'ns/call', plainNs),
-  row('otel, GET: added by instrumentation (median of per-round differences)', addedNs, 'ns/call', plainNs),
+  row(
+    'otel, GET: added by instrumentation (median of per-round differences)',
+    addedNs,
+    'ns/call',
+    plainNs,
+    'otel.added',
+  ),
   row(
     'otel, GET: A/A control, a second uninstrumented client (median of per-round differences)',
     controlNs,

@@ -2,7 +2,8 @@
 // against calling the stub itself with the same arguments. Both run in the same process, in
 // interleaved rounds (A, B, B, A, …); the medians of the per-call times and of the per-round
 // differences are reported.
-import { distEntry, emit, log, median, nowNs, rotate, row } from './lib/harness.mjs'
+import { distEntry, emit, log, median, row } from './lib/harness.mjs'
+import { interleave, medianDifference, perCall, stubFetch } from './lib/interleave.mjs'
 import { mint } from './lib/jwt.mjs'
 
 const { RefreshingClient } = await import(distEntry)
@@ -11,12 +12,7 @@ const rounds = 40
 const calls = 50_000
 const origin = 'http://127.0.0.1:9'
 
-const prebuilt = new Response('{"ok":true}', { headers: { 'content-type': 'application/json' } })
-let lastInit
-const stub = (_input, init) => {
-  lastInit = init
-  return Promise.resolve(prebuilt)
-}
+const stub = stubFetch()
 const token = await mint()
 const client = new RefreshingClient({
   tokens: { initialToken: token, fetchToken: async () => mint() },
@@ -31,11 +27,13 @@ const body = JSON.stringify({ status: 'idle', load: 0.25 })
 const cases = [
   {
     label: 'GET',
+    key: 'get',
     baseline: () => stub(`${origin}/v1/items`, { headers: { authorization: bearer } }),
     ours: () => client.fetch('/v1/items'),
   },
   {
     label: 'POST with a JSON body',
+    key: 'post-json',
     baseline: () =>
       stub(`${origin}/v1/agents/7/heartbeat`, {
         method: 'POST',
@@ -47,34 +45,31 @@ const cases = [
   },
 ]
 
-async function perCall(fn) {
-  const start = nowNs()
-  for (let i = 0; i < calls; i++) await fn()
-  return (nowNs() - start) / calls
-}
-
 const rows = []
-for (const { label, baseline, ours } of cases) {
+for (const { label, key, baseline, ours } of cases) {
   const response = await ours()
-  if (response !== prebuilt) throw new Error('client.fetch did not return the stub response')
-  if (new Headers(lastInit.headers).get('authorization') !== bearer) throw new Error('client.fetch sent no token')
+  if (response !== stub.response) throw new Error('client.fetch did not return the stub response')
+  if (new Headers(stub.lastInit.headers).get('authorization') !== bearer) throw new Error('client.fetch sent no token')
   const variants = [
     { fn: baseline, samples: [] },
     { fn: ours, samples: [] },
   ]
-  for (let warm = 0; warm < 10; warm++) for (const variant of variants) await perCall(variant.fn)
-  for (let round = 0; round < rounds; round++) {
-    for (const variant of rotate(variants, round)) variant.samples.push(await perCall(variant.fn))
-  }
+  await interleave(variants, { rounds, warmup: 10, measure: (variant) => perCall(variant.fn, calls) })
   const [stubNs, oursNs] = variants.map((variant) => median(variant.samples))
-  const addedNs = median(variants[1].samples.map((ns, i) => ns - variants[0].samples[i]))
+  const addedNs = medianDifference(variants[1].samples, variants[0].samples)
   log(
     `overhead ${label}: stub ${stubNs.toFixed(0)} ns, client.fetch ${oursNs.toFixed(0)} ns, +${addedNs.toFixed(0)} ns`,
   )
   rows.push(row(`overhead, ${label}: stub fetch (prebuilt Response)`, stubNs, 'ns/call', stubNs))
   rows.push(row(`overhead, ${label}: client.fetch over the stub`, oursNs, 'ns/call', stubNs))
   rows.push(
-    row(`overhead, ${label}: added by client.fetch (median of per-round differences)`, addedNs, 'ns/call', stubNs),
+    row(
+      `overhead, ${label}: added by client.fetch (median of per-round differences)`,
+      addedNs,
+      'ns/call',
+      stubNs,
+      `overhead.${key}.added`,
+    ),
   )
 }
 client.dispose()

@@ -58,6 +58,7 @@ await server.close()
 const perRoundRatio = median(rates.proxied.map((value, i) => value / rates.direct[i]))
 const rows = [
   {
+    key: 'proxy.throughput',
     name: `proxy, ${rounds * perRound} requests at concurrency ${concurrency}: through refreshing-client proxy (ratio: median of per-round ratios to direct)`,
     value: median(rates.proxied),
     unit: 'req/s',
@@ -83,9 +84,10 @@ rows.push(
     afterHeap - warmHeap,
     'B',
     warmHeap,
+    'proxy.heap-growth',
   ),
 )
-rows.push(row('proxy: token-endpoint calls over the whole run', tokenCalls, 'calls'))
+rows.push(row('proxy: token-endpoint calls over the whole run', tokenCalls, 'calls', null, 'proxy.token-calls'))
 emit(rows)
 
 function percentile(values, p) {

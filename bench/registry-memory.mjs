@@ -87,12 +87,16 @@ emit([
     `heap per idle scope with a client and a heartbeat (${scopes.toLocaleString('en-US')} scopes)`,
     median(perScope),
     'bytes',
+    null,
+    'memory.heap-per-scope',
   ),
   row('heap per idle scope, with the id, JWT and URL strings the caller passes', median(withInputs), 'bytes'),
   row(
     `heap growth after ${cycles.toLocaleString('en-US')} scope + client create/dispose cycles`,
     cycled.growthBytes,
     'bytes',
+    null,
+    'memory.heap-growth',
   ),
   row('scope + client create/dispose cycle', (cycled.seconds * 1e6) / cycles, 'µs/cycle'),
 ])

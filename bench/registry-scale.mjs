@@ -60,8 +60,14 @@ const refreshMs = median(times)
 log(`registry refreshAll: ${refreshMs.toFixed(1)} ms for 10,000 scopes`)
 
 emit([
-  row('registry.setToken(id, token), one scope among 1,000', small, 'µs/push', small),
-  row('registry.setToken(id, token), one scope among 100,000 (vs 1,000)', large, 'µs/push', small),
+  row('registry.setToken(id, token), one scope among 1,000', small, 'µs/push', small, 'registry.set-token.1k'),
+  row(
+    'registry.setToken(id, token), one scope among 100,000 (vs 1,000)',
+    large,
+    'µs/push',
+    small,
+    'registry.set-token.100k',
+  ),
   row('registry.refreshAll(), 10,000 scopes (fetchToken resolves at once)', refreshMs, 'ms'),
   row('registry.refreshAll(), per scope', refreshMs / 10_000, 'ms/scope'),
 ])

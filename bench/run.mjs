@@ -1,6 +1,6 @@
 // Runs every benchmark against the built package (`npm run bench` builds it first), each suite in
 // its own Node process, then prints one table and writes bench/results.json: an array of
-// { name, value, unit, baseline, ratio }, where baseline is the value of the baseline measured in
+// { key, name, value, unit, baseline, ratio }, where baseline is the value of the baseline measured in
 // the same run and ratio = value / baseline (null where a figure has no baseline).
 // `node bench/run.mjs overhead size` runs only the suites named; `node bench/run.mjs --table` prints
 // the table of the last results again (for the README).
@@ -25,38 +25,34 @@ const suites = {
 
 const KB = 1024
 const MB = 1024 * 1024
-// Targets, by the start of a row's name: the text shown, and the check.
-const targets = [
-  ['overhead, GET: added', '≤ 1,000 ns', (r) => r.value <= 1000],
-  ['overhead, POST with a JSON body: added', '≤ 1,000 ns', (r) => r.value <= 1000],
-  ['dpop, GET: added by bearer', '≤ 1,000 ns', (r) => r.value <= 1000],
-  [
-    'throughput, 20k requests at concurrency 32: client.fetch',
+// Targets, by a row's key (see `row` in lib/harness.mjs): the text shown, and the check, which
+// also gets every row by key.
+const targets = {
+  'overhead.get.added': ['≤ 1,000 ns', (r) => r.value <= 1000],
+  'overhead.post-json.added': ['≤ 1,000 ns', (r) => r.value <= 1000],
+  'dpop.bearer.added': ['≤ 1,000 ns', (r) => r.value <= 1000],
+  'throughput.client.fetch': [
     '≥ 0.97× raw fetch, ahead of axios',
-    (r, all) => {
-      const axios = all.find((other) => other.name.endsWith(': axios-auth-refresh'))
+    (r, byKey) => {
+      const axios = byKey.get('throughput.axios-auth-refresh')
       return r.ratio >= 0.97 && (axios === undefined || r.value > axios.value)
     },
   ],
-  ['storm, 10,000 requests on a revoked token: ours (client.fetch), token-endpoint calls', '= 1', (r) => r.value === 1],
-  ['storm, 10,000 requests on a revoked token: ours (client.fetch), API hits', '= 20,000', (r) => r.value === 20_000],
-  ['storm, 10,000 requests on a revoked token: ours (client.fetch), succeeded', '= 10,000', (r) => r.value === 10_000],
-  ['registry.setToken(id, token), one scope among 1,000', '≤ 10 µs', (r) => r.value <= 10],
-  [
-    'registry.setToken(id, token), one scope among 100,000',
-    '≤ 10 µs, flat (≤ 1.25×)',
-    (r) => r.value <= 10 && r.ratio <= 1.25,
-  ],
-  ['otel, GET: added by instrumentation', '≤ 100 ns', (r) => r.value <= 100],
-  ['heap per idle scope with a client', '≤ 2 KB (2,048 B)', (r) => r.value <= 2 * KB],
-  ['heap growth after', '< 2 MB (2,097,152 B)', (r) => r.value < 2 * MB],
-  ['proxy heap growth after', '< 2 MB (2,097,152 B)', (r) => r.value < 2 * MB],
-  ['proxy: token-endpoint calls over the whole run', '= 1', (r) => r.value === 1],
-  ['fleet: getToken() with the token from Redis', '≈ memory store (≤ 1.5×)', (r) => r.ratio <= 1.5],
-  ['file store: getToken() with the token from the file store', '≈ memory store (≤ 1.5×)', (r) => r.ratio <= 1.5],
-  ['size min+gz: createTokenProvider', '≤ 3 kB (3,000 B)', (r) => r.value <= 3000],
-  ['size min+gz: RefreshingClient', '≤ 13 kB (13,000 B)', (r) => r.value <= 13_000],
-]
+  'storm.ours.token-calls': ['= 1', (r) => r.value === 1],
+  'storm.ours.api-hits': ['= 20,000', (r) => r.value === 20_000],
+  'storm.ours.succeeded': ['= 10,000', (r) => r.value === 10_000],
+  'registry.set-token.1k': ['≤ 10 µs', (r) => r.value <= 10],
+  'registry.set-token.100k': ['≤ 10 µs, flat (≤ 1.25×)', (r) => r.value <= 10 && r.ratio <= 1.25],
+  'otel.added': ['≤ 100 ns', (r) => r.value <= 100],
+  'memory.heap-per-scope': ['≤ 2 KB (2,048 B)', (r) => r.value <= 2 * KB],
+  'memory.heap-growth': ['< 2 MB (2,097,152 B)', (r) => r.value < 2 * MB],
+  'proxy.heap-growth': ['< 2 MB (2,097,152 B)', (r) => r.value < 2 * MB],
+  'proxy.token-calls': ['= 1', (r) => r.value === 1],
+  'fleet.get-token': ['≈ memory store (≤ 1.5×)', (r) => r.ratio <= 1.5],
+  'file.get-token': ['≈ memory store (≤ 1.5×)', (r) => r.ratio <= 1.5],
+  'size.token-provider': ['≤ 3 kB (3,000 B)', (r) => r.value <= 3000],
+  'size.client': ['≤ 13 kB (13,000 B)', (r) => r.value <= 13_000],
+}
 
 if (process.argv[2] === '--table') {
   process.stdout.write(`${table(JSON.parse(readFileSync(`${root}bench/results.json`, 'utf8'))).join('\n')}\n`)
@@ -79,7 +75,8 @@ for (const name of selected) {
 const seconds = (performance.now() - begin) / 1000
 const loadAfter = loadavg()[0]
 
-const rounded = rows.map(({ name, value, unit, baseline, ratio }) => ({
+const rounded = rows.map(({ key = null, name, value, unit, baseline, ratio }) => ({
+  key,
   name,
   value: round(value),
   unit,
@@ -92,10 +89,13 @@ const summary = `${machine}; load average ${loadBefore.toFixed(1)} before, ${loa
 process.stdout.write(`\n${summary}\n\n${table(rounded).join('\n')}\n\nWritten to bench/results.json\n`)
 
 function table(results) {
+  const byKey = new Map(results.filter((r) => r.key != null).map((r) => [r.key, r]))
+  const missing = Object.keys(targets).filter((key) => !byKey.has(key))
+  if (missing.length > 0) log(`no row for the target(s) ${missing.join(', ')}`)
   const lines = ['| benchmark | value | unit | baseline | ratio | target |', '|---|--:|---|--:|--:|---|']
   for (const r of results) {
-    const target = targets.find(([prefix]) => r.name.startsWith(prefix))
-    const verdict = target === undefined ? '' : `${target[1]} ${target[2](r, results) ? '✓' : '✗'}`
+    const target = r.key == null ? undefined : targets[r.key]
+    const verdict = target === undefined ? '' : `${target[0]} ${target[1](r, byKey) ? '✓' : '✗'}`
     const ratio = r.ratio === null ? '' : `${format(r.ratio)}×`
     const baseline = r.baseline === null ? '' : format(r.baseline)
     lines.push(`| ${r.name} | ${format(r.value)} | ${r.unit} | ${baseline} | ${ratio} | ${verdict} |`)

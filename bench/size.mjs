@@ -43,7 +43,8 @@ emit([
     gz('createTokenProvider'),
     'bytes',
     gz('decodeJwt + mitt'),
+    'size.token-provider',
   ),
   row('size min+gz: ky alone', gz('ky'), 'bytes', gz('ky')),
-  row('size min+gz: RefreshingClient with ky (vs ky alone)', gz('RefreshingClient'), 'bytes', gz('ky')),
+  row('size min+gz: RefreshingClient with ky (vs ky alone)', gz('RefreshingClient'), 'bytes', gz('ky'), 'size.client'),
 ])

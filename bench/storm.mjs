@@ -11,7 +11,7 @@ const rounds = 3
 const sockets = 256
 const client = new URL('./lib/storm-client.mjs', import.meta.url).pathname
 const variants = [
-  { name: 'client.fetch', label: 'ours (client.fetch)' },
+  { name: 'client.fetch', label: 'ours (client.fetch)', key: 'ours' },
   { name: 'ky + README refresh hook', label: 'ky README recipe' },
   { name: 'axios-auth-refresh', label: 'axios-auth-refresh' },
 ].map((variant) => ({ ...variant, runs: [] }))
@@ -44,9 +44,12 @@ for (const variant of variants) {
   const figure = figures(variant)
   const prefix = `storm, ${count.toLocaleString('en-US')} requests on a revoked token: ${variant.label}`
   const suffix = variant === variants[0] ? '' : ' (vs ours)'
-  rows.push(row(`${prefix}, token-endpoint calls${suffix}`, figure.tokenCalls, 'calls', ours.tokenCalls))
-  rows.push(row(`${prefix}, API hits${suffix}`, figure.apiHits, 'hits', ours.apiHits))
-  rows.push(row(`${prefix}, succeeded${suffix}`, figure.succeeded, 'requests', ours.succeeded))
+  const key = (figure) => (variant.key === undefined ? null : `storm.${variant.key}.${figure}`)
+  rows.push(
+    row(`${prefix}, token-endpoint calls${suffix}`, figure.tokenCalls, 'calls', ours.tokenCalls, key('token-calls')),
+  )
+  rows.push(row(`${prefix}, API hits${suffix}`, figure.apiHits, 'hits', ours.apiHits, key('api-hits')))
+  rows.push(row(`${prefix}, succeeded${suffix}`, figure.succeeded, 'requests', ours.succeeded, key('succeeded')))
   rows.push(row(`${prefix}, time${suffix}`, figure.ms, 'ms', ours.ms))
 }
 emit(rows)

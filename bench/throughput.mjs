@@ -5,7 +5,8 @@
 // of the 25 per-round ratios; req/s are the medians of the rounds). The client process's CPU time
 // per request is reported too: unlike req/s it hardly depends on what else the machine is doing.
 import { createVariant, variantNames } from './lib/clients.mjs'
-import { emit, load, log, median, rotate } from './lib/harness.mjs'
+import { emit, load, log, median } from './lib/harness.mjs'
+import { interleave, medianRatio } from './lib/interleave.mjs'
 import { startServerProcess } from './lib/server-process.mjs'
 
 const total = 20_000
@@ -24,46 +25,46 @@ const variants = names.map((name, i) => ({
     tokenUrl: server.tokenUrl,
     token,
   }),
-  rates: [],
-  cpu: [],
+  samples: [],
 }))
 
 log(`throughput: warming up ${variants.length} clients`)
 for (const variant of variants) await measure(variant, 2_000)
-for (let round = 0; round < rounds; round++) {
-  for (const variant of rotate(variants, round)) {
-    const { perSecond, cpuMicros } = await measure(variant, perRound)
-    variant.rates.push(perSecond)
-    variant.cpu.push(cpuMicros)
-  }
-  if ((round + 1) % 5 === 0) {
-    const line = variants.map((v) => `${v.name} ${Math.round(median(v.rates))}`).join(', ')
+const rates = (variant) => variant.samples.map((sample) => sample.perSecond)
+await interleave(variants, {
+  rounds,
+  measure: (variant) => measure(variant, perRound),
+  afterRound(round) {
+    if ((round + 1) % 5 !== 0) return
+    const line = variants.map((v) => `${v.name} ${Math.round(median(rates(v)))}`).join(', ')
     log(`throughput after ${round + 1}/${rounds} rounds (median req/s): ${line}`)
-  }
-}
+  },
+})
 const { tokenCalls } = await server.call('stats')
 await server.close()
 if (tokenCalls !== 0) throw new Error(`the token endpoint was called ${tokenCalls} times during the throughput runs`)
 
 const [raw] = variants
-const paired = (samples, base) => median(samples.map((value, i) => value / base[i]))
+const cpu = (variant) => variant.samples.map((sample) => sample.cpuMicros)
 const rows = []
 for (const variant of variants) {
   rows.push({
+    key: `throughput.${variant.name}`,
     name: `throughput, 20k requests at concurrency ${concurrency}: ${variant.name} (ratio: median of per-round ratios to raw fetch)`,
-    value: median(variant.rates),
+    value: median(rates(variant)),
     unit: 'req/s',
-    baseline: median(raw.rates),
-    ratio: paired(variant.rates, raw.rates),
+    baseline: median(rates(raw)),
+    ratio: medianRatio(rates(variant), rates(raw)),
   })
 }
 for (const variant of variants) {
   rows.push({
+    key: `cpu.${variant.name}`,
     name: `client CPU per request at concurrency ${concurrency}: ${variant.name} (ratio: median of per-round ratios to raw fetch)`,
-    value: median(variant.cpu),
+    value: median(cpu(variant)),
     unit: 'µs/request',
-    baseline: median(raw.cpu),
-    ratio: paired(variant.cpu, raw.cpu),
+    baseline: median(cpu(raw)),
+    ratio: medianRatio(cpu(variant), cpu(raw)),
   })
 }
 emit(rows)

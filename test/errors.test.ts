@@ -11,27 +11,24 @@ import {
 } from '../src/index.js'
 
 describe('errors', () => {
-  it('gives every class a literal name, a stable code and the AuthError base', () => {
-    const cases: [AuthError, string, string][] = [
-      [new AuthError('x'), 'AuthError', 'ERR_AUTH'],
-      [new TokenDecodeError('x'), 'TokenDecodeError', 'ERR_TOKEN_DECODE'],
-      [new RefreshError('x'), 'RefreshError', 'ERR_REFRESH'],
-      [new RefreshError('x', { code: 'ERR_NO_TOKEN' }), 'RefreshError', 'ERR_NO_TOKEN'],
-      [new OAuth2Error('x', { error: 'invalid_scope', status: 400 }), 'OAuth2Error', 'ERR_OAUTH2'],
-      [new UnauthorizedError('x', { status: 401, url: 'http://127.0.0.1/a' }), 'UnauthorizedError', 'ERR_UNAUTHORIZED'],
-      [new DisposedError('scope "a"'), 'DisposedError', 'ERR_DISPOSED'],
-      [new CrossOriginError('http://evil.test'), 'CrossOriginError', 'ERR_CROSS_ORIGIN'],
-    ]
-    for (const [error, name, code] of cases) {
-      expect(error).toBeInstanceOf(AuthError)
-      expect(error).toBeInstanceOf(Error)
-      expect(error.name).toBe(name)
-      expect(error.code).toBe(code)
-      expect(isAuthError(error)).toBe(true)
-      expect(isAuthError(error, code)).toBe(true)
-      expect(isAuthError(error, 'ERR_OTHER')).toBe(false)
-      expect(String(error)).toMatch(new RegExp(`^${name}: `))
-    }
+  it.each<[AuthError, string, string]>([
+    [new AuthError('x'), 'AuthError', 'ERR_AUTH'],
+    [new TokenDecodeError('x'), 'TokenDecodeError', 'ERR_TOKEN_DECODE'],
+    [new RefreshError('x'), 'RefreshError', 'ERR_REFRESH'],
+    [new RefreshError('x', { code: 'ERR_NO_TOKEN' }), 'RefreshError', 'ERR_NO_TOKEN'],
+    [new OAuth2Error('x', { error: 'invalid_scope', status: 400 }), 'OAuth2Error', 'ERR_OAUTH2'],
+    [new UnauthorizedError('x', { status: 401, url: 'http://127.0.0.1/a' }), 'UnauthorizedError', 'ERR_UNAUTHORIZED'],
+    [new DisposedError('scope "a"'), 'DisposedError', 'ERR_DISPOSED'],
+    [new CrossOriginError('http://evil.test'), 'CrossOriginError', 'ERR_CROSS_ORIGIN'],
+  ])('gives %s a literal name (%s), a stable code (%s) and the AuthError base', (error, name, code) => {
+    expect(error).toBeInstanceOf(AuthError)
+    expect(error).toBeInstanceOf(Error)
+    expect(error.name).toBe(name)
+    expect(error.code).toBe(code)
+    expect(isAuthError(error)).toBe(true)
+    expect(isAuthError(error, code)).toBe(true)
+    expect(isAuthError(error, 'ERR_OTHER')).toBe(false)
+    expect(String(error)).toMatch(new RegExp(`^${name}: `))
   })
 
   it('recognises errors of another copy of the library by their brand, not their class', () => {

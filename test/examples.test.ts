@@ -1,24 +1,13 @@
-import { execFile } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
+import { type Ran, run as runProcess } from './helpers/processes.js'
 
 // Every example runs here, against its own local servers, so none can rot. They run from source
 // through tsx (tsconfig `paths` map `refreshing-client` to src/), as `npm run demo` does.
-const root = fileURLToPath(new URL('..', import.meta.url))
-
-function run(
-  file: string,
-  env: Record<string, string> = {},
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', `examples/${file}`],
-      { cwd: root, env: { ...process.env, ...env }, timeout: 60_000 },
-      (error, stdout, stderr) => resolve({ code: error === null ? 0 : (error.code as number | null), stdout, stderr }),
-    )
+const run = (file: string, env: Record<string, string> = {}): Promise<Ran> =>
+  runProcess(process.execPath, ['--import', 'tsx', `examples/${file}`], {
+    env: { ...process.env, ...env },
+    timeoutMs: 60_000,
   })
-}
 
 const examples: [file: string, output: RegExp][] = [
   ['persistent-agent.ts', /^\d+ calls, 0 failed, across [3-9]\d* tokens$/m],

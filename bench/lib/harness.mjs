@@ -25,10 +25,12 @@ export function rotate(list, by) {
 /**
  * row makes one result: `baseline` is the value of the baseline measured in the same run
  * (the row's own value for a baseline row, `null` where there is none), `ratio` is value / baseline.
+ * `key` is a stable identifier (`overhead.get.added`) that run.mjs matches targets by, so that a
+ * row's wording can change without losing its target; `null` for a row without one.
  */
-export function row(name, value, unit, baseline = null) {
+export function row(name, value, unit, baseline = null, key = null) {
   const ratio = baseline === null || baseline === 0 ? null : value / baseline
-  return { name, value, unit, baseline, ratio }
+  return { key, name, value, unit, baseline, ratio }
 }
 
 /** log prints a progress line on stderr (stdout carries the results). */

@@ -131,7 +131,10 @@ function selection() {
   return runtimes.filter((runtime) => chosen.includes(runtime.name))
 }
 
-/** build builds the package when dist/ is missing or older than a source file. */
+/**
+ * build builds the package when dist/ is missing or older than a source file, with the script of
+ * `npm run build` (tsup alone leaves out its ESM entry points), so the matrix tests what is published.
+ */
 async function build() {
   const output = join(root, 'dist', 'index.mjs')
   const newest = (dir) =>
@@ -142,7 +145,7 @@ async function build() {
     )
   if (existsSync(output) && statSync(output).mtimeMs >= newest(join(root, 'src'))) return
   console.log('building the package (dist/ is missing or older than src/)')
-  await exec(process.execPath, [join(root, 'node_modules', 'tsup', 'dist', 'cli-default.js')], { cwd: root })
+  await exec(process.execPath, [join(root, 'scripts', 'build.mjs')], { cwd: root })
 }
 
 /**

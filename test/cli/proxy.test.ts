@@ -1,99 +1,58 @@
 import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { mkdtemp, rm, stat } from 'node:fs/promises'
-import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { request as httpRequest, type IncomingMessage } from 'node:http'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { jwtVerify } from 'jose'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { mint, testSecret } from '../helpers/jwt.js'
-import { trackServer } from '../helpers/servers.js'
+import { mint } from '../helpers/jwt.js'
+import { type ApiServer, startApiServer } from '../helpers/servers.js'
 import { startTokenServer, type TokenServer } from '../helpers/token-server.js'
 import { type RunningProxy, runCli, startCliProxy } from './helpers.js'
 
 const secret = 'cli client secret, never printed'
 
-interface UpstreamHit {
-  method: string
-  path: string
-  headers: IncomingMessage['headers']
-  status: number
-  token: string | undefined
-}
-
-/** An upstream API that checks bearer JWTs, echoes what it got, streams events, or answers slowly. */
-async function startUpstream() {
-  const hits: UpstreamHit[] = []
-  const revoked = new Set<string>()
-  const server = createServer(async (request: IncomingMessage, response: ServerResponse) => {
-    const chunks: Buffer[] = []
-    for await (const chunk of request) chunks.push(chunk as Buffer)
-    const body = Buffer.concat(chunks)
-    const token = /^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1]
-    const ok =
-      token !== undefined &&
-      !revoked.has(token) &&
-      (await jwtVerify(token, testSecret).then(
-        () => true,
-        () => false,
-      ))
-    const hit = { method: request.method ?? '', path: request.url ?? '', headers: request.headers, status: 0, token }
-    hits.push(hit)
-    const status = (code: number) => {
-      hit.status = code
-      return code
-    }
-    if (!ok) {
-      response.writeHead(status(401), { 'www-authenticate': 'Bearer error="invalid_token"' })
-      response.end()
-      return
-    }
-    const path = new URL(hit.path, 'http://x').pathname
-    if (path === '/mcp/events') {
-      // Server-sent events: one every 300 ms, each flushed as it is written.
-      response.writeHead(status(200), { 'content-type': 'text/event-stream', 'cache-control': 'no-store' })
-      for (let i = 1; i <= 8; i++) {
-        response.write(`data: ${i} ${Date.now()}\n\n`)
-        await new Promise((resolve) => setTimeout(resolve, 300))
+/** The upstream: the test API server, which echoes what it got, streams events, or answers slowly. */
+function startUpstream(): Promise<ApiServer> {
+  return startApiServer({
+    challenge: 'Bearer error="invalid_token"',
+    async handler(hit, response) {
+      const path = new URL(hit.path, 'http://x').pathname
+      if (path === '/mcp/events') {
+        // Server-sent events: one every 300 ms, each flushed as it is written.
+        hit.status = 200
+        response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' })
+        for (let i = 1; i <= 8; i++) {
+          response.write(`data: ${i} ${Date.now()}\n\n`)
+          await new Promise((resolve) => setTimeout(resolve, 300))
+        }
+        response.end()
+        return
       }
-      response.end()
-      return
-    }
-    if (path === '/mcp/slow') await new Promise((resolve) => setTimeout(resolve, 1_500))
-    if (path === '/mcp/redirect') {
-      response.writeHead(status(302), { location: '/mcp/echo?from=redirect' })
-      response.end()
-      return
-    }
-    response.writeHead(status(200), {
-      'content-type': 'application/json',
-      'x-upstream': 'yes',
-      'set-cookie': ['a=1; Path=/', 'b=2; Path=/'],
-    })
-    response.end(
-      JSON.stringify({
-        method: hit.method,
-        path: hit.path,
-        sha256: createHash('sha256').update(body).digest('hex'),
-        length: body.length,
-      }),
-    )
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const untrack = trackServer(server)
-  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-  return {
-    origin,
-    hits,
-    revoked,
-    close: async () => {
-      untrack()
-      server.closeAllConnections()
-      await new Promise((resolve) => server.close(resolve))
+      if (path === '/mcp/slow') await new Promise((resolve) => setTimeout(resolve, 1_500))
+      if (path === '/mcp/redirect') {
+        hit.status = 302
+        response.writeHead(302, { location: '/mcp/echo?from=redirect' })
+        response.end()
+        return
+      }
+      hit.status = 200
+      response.writeHead(200, {
+        'content-type': 'application/json',
+        'x-upstream': 'yes',
+        'set-cookie': ['a=1; Path=/', 'b=2; Path=/'],
+      })
+      response.end(
+        JSON.stringify({
+          method: hit.method,
+          path: hit.path,
+          sha256: createHash('sha256').update(hit.body).digest('hex'),
+          length: hit.body.length,
+        }),
+      )
     },
-  }
+  })
 }
 
 /** A request through node:http, which (unlike fetch) may send hop-by-hop and Proxy- headers. */
@@ -113,21 +72,18 @@ function send(
   })
 }
 
-let upstream: Awaited<ReturnType<typeof startUpstream>>
+let upstream: ApiServer
 let tokens: TokenServer
 let proxy: RunningProxy
-const issued: string[] = []
 
 const sourceArgs = () => ['--token-url', tokens.tokenUrl, '--client-id', 'agent', '--client-secret-env', 'AGENT_SECRET']
 const env = { AGENT_SECRET: secret }
 
 beforeAll(async () => {
   upstream = await startUpstream()
-  tokens = await startTokenServer(async () => {
-    const token = await mint({ sub: 'agent', lifetimeMs: 3_600_000 })
-    issued.push(token)
-    return { body: { access_token: token, token_type: 'Bearer', expires_in: 3600 } }
-  })
+  tokens = await startTokenServer(async () => ({
+    body: { access_token: await mint({ sub: 'agent', lifetimeMs: 3_600_000 }), token_type: 'Bearer', expires_in: 3600 },
+  }))
   proxy = await startCliProxy(['--upstream', `${upstream.origin}/mcp`, '--log', 'json', ...sourceArgs()], env)
 })
 
@@ -136,7 +92,7 @@ afterAll(async () => {
   // Nothing it printed holds the token, the secret or the client id's credentials.
   for (const output of [proxy.stdout(), proxy.stderr()]) {
     expect(output).not.toContain(secret)
-    for (const token of issued) expect(output).not.toContain(token)
+    for (const token of tokens.issued) expect(output).not.toContain(token)
   }
   await tokens.close()
   await upstream.close()
@@ -164,7 +120,7 @@ describe('refreshing-client proxy', () => {
       length: 10,
     })
     const [hit] = upstream.hits
-    expect(hit?.token).toBe(issued.at(-1))
+    expect(hit?.token).toBe(tokens.issued.at(-1))
     expect(hit?.headers['x-custom']).toBe('kept')
   })
 
@@ -218,7 +174,7 @@ describe('refreshing-client proxy', () => {
   })
 
   it('replays once on a 401 with a refreshed token, the body byte for byte', async () => {
-    upstream.revoked.add(issued.at(-1) as string)
+    upstream.revoked.add(tokens.issued.at(-1) as string)
     const before = tokens.hits.length
     const body = 'x'.repeat(100_000)
     const response = await fetch(`${proxy.url}/echo`, { method: 'PUT', body })
@@ -365,7 +321,7 @@ describe('refreshing-client token', () => {
     const before = tokens.hits.length
     const { code, stdout, stderr } = await runCli(['token', ...sourceArgs(), '--format', format], env)
     expect([code, stderr]).toEqual([0, ''])
-    expect(stdout).toBe(expected(issued.at(-1) as string))
+    expect(stdout).toBe(expected(tokens.issued.at(-1) as string))
     expect(tokens.hits.length - before).toBe(1)
   })
 

@@ -9,7 +9,7 @@ import {
   type JWK,
   jwtVerify,
 } from 'jose'
-import { afterEach, describe, expect, it, vi } from 'vitest'
+import { describe, expect, it, onTestFinished, vi } from 'vitest'
 import {
   clientCredentials,
   createDPoP,
@@ -20,11 +20,6 @@ import {
 } from '../../src/index.js'
 import { mint } from '../helpers/jwt.js'
 import { type Hit, json, startServer, type TestServer } from '../helpers/servers.js'
-
-const cleanups: (() => unknown)[] = []
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
-})
 
 async function verified(proof: string): Promise<Record<string, unknown>> {
   const { jwk } = decodeProtectedHeader(proof) as { jwk: JWK }
@@ -47,9 +42,8 @@ describe('createDPoP', () => {
     expect(pair.privateKey.extractable).toBe(false)
     generate.mockRestore()
     const server = await startServer((_hit, response) => json(response, 200, {}))
-    cleanups.push(() => server.close())
     const client = new RefreshingClient({ tokens: { initialToken: 'opaque-token' }, baseUrl: server.origin, dpop })
-    cleanups.push(() => client.dispose())
+    onTestFinished(() => client.dispose())
     await client.fetch('/a?query=1#fragment', { method: 'post' })
     const proof = proofOf(server.hits[0])
     const header = decodeProtectedHeader(proof) as { alg: string; typ: string; jwk: JWK }
@@ -107,11 +101,8 @@ describe('a DPoP client against scripted servers', () => {
       },
     })
     const client = new RefreshingClient({ tokens, baseUrl: server.origin, dpop })
-    cleanups.push(
-      () => server.close(),
-      () => client.dispose(),
-      () => tokens.dispose(),
-    )
+    onTestFinished(() => client.dispose())
+    onTestFinished(() => tokens.dispose())
     const events: string[] = []
     client.on('challenge', (e) => events.push(`challenge ${e.error}`))
     client.on('retry', () => events.push('retry'))
@@ -157,7 +148,6 @@ describe('a DPoP client against scripted servers', () => {
 
   it('a same-origin redirect gets a proof for its own URL; a cross-origin one carries neither token nor proof', async () => {
     const other = await startServer((_hit, response) => json(response, 200, {}))
-    cleanups.push(() => other.close())
     const { server, client } = await setup((hit, response) => {
       if (hit.path === '/from') response.writeHead(307, { location: '/to?x=1' }).end()
       else if (hit.path === '/to?x=1') response.writeHead(302, { location: other.url('/away') }).end()
@@ -174,7 +164,6 @@ describe('a DPoP client against scripted servers', () => {
 describe('DPoP-bound tokens and a store', () => {
   it('are shared only by providers holding the same key pair', async () => {
     const token = await startServer(async (_hit, response) => json(response, 200, { access_token: await mint() }))
-    cleanups.push(() => token.close())
     const store = createMemoryStore()
     const keyPair = await generateKeyPair('ES256')
     const shared = [await createDPoP({ keyPair }), await createDPoP({ keyPair })]
@@ -185,7 +174,7 @@ describe('DPoP-bound tokens and a store', () => {
         store,
         fetchToken: clientCredentials({ tokenUrl: token.url('/token'), clientId: 'c', clientSecret: 's', dpop }),
       })
-      cleanups.push(() => made.dispose())
+      onTestFinished(() => made.dispose())
       return made
     }
     const a = await provider(shared[0] as DPoP).getToken()

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it, onTestFinished } from 'vitest'
 import {
   AuthError,
   createHealthHandler,
@@ -10,10 +10,6 @@ import {
 } from '../../src/index.js'
 
 const T0 = Date.UTC(2026, 0, 1)
-const cleanups: (() => unknown)[] = []
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
-})
 
 /** A clock the test moves by hand. */
 function clock() {
@@ -55,7 +51,7 @@ describe('provider.health()', () => {
   it('reports an empty, then a pushed, then an expired token, and nothing else', () => {
     const { state, now } = clock()
     const tokens = createTokenProvider({ name: 'agent-7', now, refreshJitterRatio: 0 })
-    cleanups.push(() => tokens.dispose())
+    onTestFinished(() => tokens.dispose())
     expect(tokens.health()).toStrictEqual({ state: 'empty', healthy: false, consecutiveFailures: 0 })
     tokens.setToken({ accessToken: 'opaque-secret-token', expiresIn: 100 })
     // 100 s: lead min(60 s, 20 s) = 20 s, skew 10 s; a push is not a refresh.
@@ -93,7 +89,7 @@ describe('provider.health()', () => {
       fetchToken: () => (answers.shift() as () => Promise<never>)(),
       retry: { baseDelayMs: 10_000, maxDelayMs: 10_000 },
     })
-    cleanups.push(() => tokens.dispose())
+    onTestFinished(() => tokens.dispose())
     await tokens.getToken()
     expect(tokens.health()).toMatchObject({ lastRefreshAt: T0, consecutiveFailures: 0 })
     expect(tokens.health().lastErrorCode).toBeUndefined()
@@ -124,7 +120,7 @@ describe('provider.health()', () => {
       fetchToken: () => pending.promise,
       retry: { baseDelayMs: 50_000, maxDelayMs: 50_000 },
     })
-    cleanups.push(() => tokens.dispose())
+    onTestFinished(() => tokens.dispose())
     state.now = T0 + 85_000
     const refreshing = tokens.refresh()
     expect(tokens.health()).toMatchObject({ state: 'refreshing', healthy: true, expiresAt: T0 + 100_000 })
@@ -147,7 +143,7 @@ describe('provider.health()', () => {
         throw new AuthError('revoked', { code: 'ERR_TOKEN_SOURCE', terminal: true })
       },
     })
-    cleanups.push(() => tokens.dispose())
+    onTestFinished(() => tokens.dispose())
     await expect(tokens.refresh()).rejects.toThrow()
     expect(tokens.health()).toStrictEqual({
       state: 'failed',
@@ -162,7 +158,7 @@ describe('provider.health()', () => {
 describe('registry.health()', () => {
   it('is healthy only when every scope is, keyed by id, and never once disposed', () => {
     const registry = createRegistry()
-    cleanups.push(() => registry.dispose())
+    onTestFinished(() => registry.dispose())
     expect(JSON.stringify(registry.health())).toBe('{"healthy":true,"scopes":{}}')
     registry.scope('a', { initialToken: { accessToken: 'a-secret', expiresIn: 3600 } })
     registry.scope('__proto__', { initialToken: { accessToken: 'p-secret', expiresIn: 3600 } })
@@ -183,9 +179,9 @@ describe('registry.health()', () => {
 
   it('reads providers of an older copy from their state and current token', () => {
     const registry = createRegistry()
-    cleanups.push(() => registry.dispose())
+    onTestFinished(() => registry.dispose())
     const old = olderCopy(createTokenProvider({ initialToken: { accessToken: 'old-secret', expiresIn: 60 } }))
-    cleanups.push(() => old.dispose())
+    onTestFinished(() => old.dispose())
     registry.scope('old', { tokens: old })
     const health = registry.health().scopes['old'] as TokenHealth
     expect(health.healthy).toBe(true)
@@ -201,7 +197,7 @@ describe('createHealthHandler', () => {
   it('answers 200 with the JSON when healthy, 503 when not, never cached', async () => {
     const { state, now } = clock()
     const tokens = createTokenProvider({ now, initialToken: { accessToken: 'held-secret', expiresIn: 100 } })
-    cleanups.push(() => tokens.dispose())
+    onTestFinished(() => tokens.dispose())
     const handler = createHealthHandler(tokens)
     let response = await handler(get())
     expect(response.status).toBe(200)
@@ -224,7 +220,7 @@ describe('createHealthHandler', () => {
 
   it('reports a registry, and one of an older copy without health()', async () => {
     const registry = createRegistry()
-    cleanups.push(() => registry.dispose())
+    onTestFinished(() => registry.dispose())
     registry.scope('a', { initialToken: { accessToken: 'a-secret', expiresIn: 3600 } })
     const response = await createHealthHandler(registry)(get())
     expect(response.status).toBe(200)
@@ -239,7 +235,7 @@ describe('createHealthHandler', () => {
     expect(fallback.status).toBe(503)
     expect(Object.keys(((await fallback.json()) as RegistryHealth).scopes)).toStrictEqual(['a', 'b'])
     const oldProvider = olderCopy(createTokenProvider({}))
-    cleanups.push(() => oldProvider.dispose())
+    onTestFinished(() => oldProvider.dispose())
     expect((await createHealthHandler(oldProvider)(get())).status).toBe(503)
   })
 

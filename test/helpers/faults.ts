@@ -1,8 +1,7 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
-import { jwtVerify, SignJWT } from 'jose'
-import { testSecret } from './jwt.js'
-import { trackServer } from './servers.js'
+import { jwtVerify } from 'jose'
+import { mint, testSecret } from './jwt.js'
+import { type ApiHit, json, startApiServer } from './servers.js'
+import { type Hit, startTokenServer } from './token-server.js'
 
 // Fault-injecting servers on 127.0.0.1 for the reliability tests: a token endpoint (RFC 6749
 // answers) and an API, each answering request by request from a script of faults, on a clock the
@@ -83,89 +82,55 @@ export interface FaultyTokenServer {
   close(): Promise<void>
 }
 
-let serial = 0
-
 /** startFaultyTokenServer serves `POST /oauth2/token` with the next fault of its script. */
 export async function startFaultyTokenServer(options: FaultyTokenServerOptions): Promise<FaultyTokenServer> {
   const { now, lifetimeMs = 3_600_000, skewMs = 0, expiresIn = true } = options
   const hits: TokenHit[] = []
-  const issued: string[] = []
   const script: TokenFault[] = []
-  const open = new Set<ServerResponse>()
   const state = { fallback: 'ok' as TokenFault }
-
-  const sign = (sub: string, issuedAt: number) => {
-    const iat = Math.floor(issuedAt / 1000)
-    return new SignJWT({ jti: `f${++serial}` })
-      .setProtectedHeader({ alg: 'HS256' })
-      .setSubject(sub)
-      .setIssuedAt(iat)
-      .setExpirationTime(iat + Math.round(lifetimeMs / 1000))
-      .sign(testSecret)
-  }
-
-  const answer = async (hit: TokenHit, response: ServerResponse): Promise<void> => {
-    const sub = hit.clientId ?? 'unknown'
-    const issuerNow = now() + skewMs
-    switch (hit.fault) {
-      case 500:
-        return send(response, 500, { error: 'server_error' })
-      case 503:
-        return send(response, 503, { error: 'temporarily_unavailable' })
-      case 'hang':
-        return
-      case 'reset':
-        response.socket?.destroy()
-        return
-      case 'malformed':
-        response.writeHead(200, { 'content-type': 'application/json' })
-        response.end('{"access_token": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIi')
-        return
-      case 'expired': {
-        const token = await sign(sub, issuerNow - 2 * lifetimeMs)
-        issued.push(token)
-        return send(response, 200, { access_token: token, token_type: 'Bearer' })
-      }
-      case 'same': {
-        const token = issued.at(-1) ?? (await sign(sub, issuerNow))
-        return send(response, 200, tokenBody(token))
-      }
-      default: {
-        const token = await sign(hit.fault === 'other-subject' ? 'intruder' : sub, issuerNow)
-        issued.push(token)
-        return send(response, 200, tokenBody(token))
-      }
-    }
-  }
+  const sign = (sub: string, issuedAt: number) => mint({ sub, issuedAt, lifetimeMs })
   const tokenBody = (token: string) => ({
     access_token: token,
     token_type: 'Bearer',
     ...(expiresIn ? { expires_in: Math.round(lifetimeMs / 1000) } : {}),
   })
 
-  const server = createServer((request, response) => {
-    readBody(request).then((body) => {
-      const hit: TokenHit = {
-        clientId: clientIdOf(request, body),
-        fault: script.shift() ?? state.fallback,
-        abandoned: false,
-      }
-      hits.push(hit)
-      open.add(response)
-      response.on('close', () => {
-        open.delete(response)
-        if (!response.writableFinished) hit.abandoned = true
-      })
-      answer(hit, response).catch(() => response.destroy())
-    })
+  const server = await startTokenServer(async (request) => {
+    const hit: TokenHit = {
+      clientId: clientIdOf(request),
+      fault: script.shift() ?? state.fallback,
+      get abandoned() {
+        return request.abandoned
+      },
+    }
+    hits.push(hit)
+    const sub = hit.clientId ?? 'unknown'
+    const issuerNow = now() + skewMs
+    switch (hit.fault) {
+      case 500:
+        return { status: 500, body: { error: 'server_error' } }
+      case 503:
+        return { status: 503, body: { error: 'temporarily_unavailable' } }
+      case 'hang':
+      case 'reset':
+        return hit.fault
+      case 'malformed':
+        return {
+          headers: { 'content-type': 'application/json' },
+          body: '{"access_token": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIi',
+        }
+      case 'expired':
+        return { body: { access_token: await sign(sub, issuerNow - 2 * lifetimeMs), token_type: 'Bearer' } }
+      case 'same':
+        return { body: tokenBody(server.issued.at(-1) ?? (await sign(sub, issuerNow))) }
+      default:
+        return { body: tokenBody(await sign(hit.fault === 'other-subject' ? 'intruder' : sub, issuerNow)) }
+    }
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const untrack = trackServer(server)
-  const { port } = server.address() as AddressInfo
   return {
-    tokenUrl: `http://127.0.0.1:${port}/oauth2/token`,
+    tokenUrl: server.tokenUrl,
     hits,
-    issued,
+    issued: server.issued,
     script,
     get fallback() {
       return state.fallback
@@ -173,25 +138,12 @@ export async function startFaultyTokenServer(options: FaultyTokenServerOptions):
     set fallback(fault: TokenFault) {
       state.fallback = fault
     },
-    async close() {
-      untrack()
-      for (const response of open) response.destroy()
-      server.closeAllConnections()
-      await new Promise<void>((resolve) => server.close(() => resolve()))
-    },
+    close: server.close,
   }
 }
 
 /** What the API does with one request, before it checks the token. */
 export type ApiFault = 'ok' | 500 | 'reset'
-
-/** One request the API received. */
-export interface ApiHit {
-  method: string
-  path: string
-  token: string | undefined
-  status: number
-}
 
 export interface FaultyApiServer {
   readonly origin: string
@@ -207,68 +159,36 @@ export interface FaultyApiServer {
  * (signature, `exp`), names `<id>` as its `sub` and is not revoked; otherwise 401.
  */
 export async function startFaultyApiServer(options: { now: () => number }): Promise<FaultyApiServer> {
-  const hits: ApiHit[] = []
-  const revoked = new Set<string>()
   const script: ApiFault[] = []
-  const server = createServer((request, response) => {
-    readBody(request).then(async () => {
-      const path = request.url ?? '/'
-      const token = /^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1]
+  const server = await startApiServer({
+    intercept(hit, response) {
       const fault = script.shift() ?? 'ok'
-      if (fault === 'reset') {
-        hits.push({ method: request.method ?? '', path, token, status: 0 })
-        response.socket?.destroy()
-        return
+      if (fault === 'reset') response.socket?.destroy()
+      if (fault === 500) {
+        hit.status = 500
+        json(response, 500, { error: 'boom' })
       }
-      const agent = /^\/agents\/([^/]+)\//.exec(path)?.[1]
-      const valid =
-        token !== undefined &&
-        !revoked.has(token) &&
-        (await jwtVerify(token, testSecret, { currentDate: new Date(options.now()) }).then(
-          ({ payload }) => payload.sub === agent,
-          () => false,
-        ))
-      const status = fault === 500 ? 500 : valid ? 200 : 401
-      hits.push({ method: request.method ?? '', path, token, status })
-      send(response, status, status === 200 ? { ok: true } : { error: status === 401 ? 'unauthorized' : 'boom' })
-    })
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const untrack = trackServer(server)
-  const { port } = server.address() as AddressInfo
-  return {
-    origin: `http://127.0.0.1:${port}`,
-    hits,
-    revoked,
-    script,
-    async close() {
-      untrack()
-      server.closeAllConnections()
-      await new Promise<void>((resolve) => server.close(() => resolve()))
+      return fault !== 'ok'
     },
-  }
-}
-
-function send(response: ServerResponse, status: number, body: unknown): void {
-  response.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' })
-  response.end(JSON.stringify(body))
-}
-
-function readBody(request: IncomingMessage): Promise<string> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = []
-    request.on('data', (chunk: Buffer) => chunks.push(chunk))
-    request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')))
-    request.on('error', () => resolve(''))
+    verify: (token, hit) =>
+      jwtVerify(token, testSecret, { currentDate: new Date(options.now()) }).then(
+        ({ payload }) => payload.sub === /^\/agents\/([^/]+)\//.exec(hit.path)?.[1],
+        () => false,
+      ),
+    handler(hit, response) {
+      hit.status = 200
+      json(response, 200, { ok: true })
+    },
   })
+  return { origin: server.origin, hits: server.hits, revoked: server.revoked, script, close: server.close }
 }
 
 // client_secret_basic: the id is the form-encoded user part of the Basic credentials.
-function clientIdOf(request: IncomingMessage, body: string): string | undefined {
-  const basic = /^Basic (.+)$/.exec(request.headers.authorization ?? '')?.[1]
+function clientIdOf(hit: Hit): string | undefined {
+  const basic = /^Basic (.+)$/.exec(hit.headers.authorization ?? '')?.[1]
   if (basic !== undefined) {
     const user = Buffer.from(basic, 'base64').toString('utf8').split(':')[0] ?? ''
     return decodeURIComponent(user.replaceAll('+', ' '))
   }
-  return new URLSearchParams(body).get('client_id') ?? undefined
+  return hit.form.get('client_id') ?? undefined
 }

@@ -1,16 +1,12 @@
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
-import { createInterface } from 'node:readline'
-import { fileURLToPath } from 'node:url'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import { type McpTownStats, mcpClient } from '../../examples/support/mcp-town.js'
 import { clientCredentials, RefreshingClient } from '../../src/index.js'
+import { fixture, start } from './processes.js'
 
 // The MCP SDK's own server (McpServer over Streamable HTTP, requireBearerAuth, RFC 9728 metadata)
 // in a process of its own (examples/support/mcp-town.ts), and the SDK's client in the test, with
 // `client.fetch` as the transport's fetch and tokens from an endpoint discovered from the MCP URL.
-const fixture = fileURLToPath(new URL('../fixtures/mcp-town.mts', import.meta.url))
 
 /** A running MCP town process. */
 export interface McpTownProcess {
@@ -23,10 +19,11 @@ export interface McpTownProcess {
 
 /** startMcpTownProcess starts the town in a child process, issuing tokens of `lifetimeS` seconds. */
 export async function startMcpTownProcess(lifetimeS: number): Promise<McpTownProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', fixture, String(lifetimeS)], {
-    stdio: ['pipe', 'pipe', 'inherit'],
+  const town = start(process.execPath, ['--import', 'tsx', fixture('mcp-town.mts'), String(lifetimeS)], {
+    stdin: 'pipe',
+    inheritStderr: true,
   })
-  const [line] = (await once(createInterface({ input: child.stdout }), 'line')) as [string]
+  const [line] = await town.waitFor(/^\{.*\}$/m)
   const { mcpUrl, issuer } = JSON.parse(line) as { mcpUrl: string; issuer: string }
   const control = async (what: string) => (await (await fetch(`${issuer}/_town/${what}`)).json()) as McpTownStats
   return {
@@ -34,9 +31,7 @@ export async function startMcpTownProcess(lifetimeS: number): Promise<McpTownPro
     stats: () => control('stats'),
     revokeAll: () => control('revoke'),
     async close() {
-      if (child.exitCode !== null) return
-      child.kill('SIGTERM')
-      await once(child, 'exit')
+      await town.stop()
     },
   }
 }

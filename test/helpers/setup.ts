@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, vi } from 'vitest'
 import { pendingTimers } from '../../src/internal/timer.js'
-import { openServers } from './servers.js'
+import { openServers } from './listen.js'
 
 // The leak check every test file gets (STYLE: after each test, nothing leaks). It runs after the
 // file's own hooks (after-hooks run last-registered first, and this file registers first), and

@@ -1,7 +1,6 @@
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { mint } from './jwt.js'
-import { trackServer } from './servers.js'
+import { listen, readBody } from './listen.js'
 
 /** One request the server received. */
 export interface Hit {
@@ -13,17 +12,29 @@ export interface Hit {
   form: URLSearchParams
   /** performance.now() when the request arrived (real time, for gaps between retries). */
   at: number
+  /** Whether the client went away before an answer (a hang that the client timed out or aborted). */
+  abandoned: boolean
 }
 
-/** What to answer: a status, headers and a body (objects are sent as JSON), or nothing at all. */
-export type Reply = { status?: number; headers?: Record<string, string>; body?: unknown } | 'hang'
+/**
+ * What to answer: a status, headers and a body (objects are sent as JSON), or nothing at all
+ * (`hang`, until the server closes), or a connection destroyed without a word (`reset`).
+ */
+export type Reply = { status?: number; headers?: Record<string, string>; body?: unknown } | 'hang' | 'reset'
 
 export type Handler = (hit: Hit) => Reply | Promise<Reply>
 
-/** A real OAuth2 token endpoint on 127.0.0.1 for the tests: records every hit, answers with `handler`. */
+/** The one OAuth2 token endpoint of the tests, on 127.0.0.1: records every hit, answers with `handler`. */
 export interface TokenServer {
+  readonly origin: string
   readonly tokenUrl: string
   readonly hits: Hit[]
+  /** Every `access_token` it answered with, in order. */
+  readonly issued: string[]
+  /** How many requests it received since the last reset. */
+  calls(): number
+  /** A `fetchToken` for a provider: POSTs to `tokenUrl` and returns the `access_token`. */
+  fetchToken(context: { signal: AbortSignal }): Promise<string>
   /** Replaces the handler and forgets the hits. */
   reset(handler?: Handler): void
   close(): Promise<void>
@@ -34,60 +45,65 @@ export const issueToken: Handler = async () => ({
   body: { access_token: await mint(), token_type: 'Bearer', expires_in: 3600 },
 })
 
-/** startTokenServer listens on 127.0.0.1 on a free port. */
+/** startTokenServer listens on 127.0.0.1 on a free port (closed when the test finishes, see `listen`). */
 export async function startTokenServer(handler: Handler = issueToken): Promise<TokenServer> {
   let current = handler
   const hits: Hit[] = []
-  const hanging = new Set<ServerResponse>()
-  const server = createServer((request, response) => {
-    const chunks: Buffer[] = []
-    request.on('data', (chunk: Buffer) => chunks.push(chunk))
-    request.on('end', () => {
-      const body = Buffer.concat(chunks).toString('utf8')
-      const hit: Hit = {
-        method: request.method ?? '',
-        path: request.url ?? '',
-        headers: request.headers,
-        body,
-        form: new URLSearchParams(body),
-        at: performance.now(),
-      }
-      hits.push(hit)
-      Promise.resolve(current(hit)).then(
-        (reply) => send(response, reply, hanging),
-        (error: unknown) =>
-          send(response, { status: 500, body: { error: 'server_error', error_description: String(error) } }, hanging),
-      )
+  const issued: string[] = []
+  const server = createServer(async (request, response) => {
+    const body = (await readBody(request)).toString('utf8')
+    const hit: Hit = {
+      method: request.method ?? '',
+      path: request.url ?? '',
+      headers: request.headers,
+      body,
+      form: new URLSearchParams(body),
+      at: performance.now(),
+      abandoned: false,
+    }
+    hits.push(hit)
+    response.on('close', () => {
+      if (!response.writableFinished) hit.abandoned = true
     })
+    Promise.resolve()
+      .then(() => current(hit))
+      .then(
+        (reply) => send(response, reply, issued),
+        (error: unknown) =>
+          send(response, { status: 500, body: { error: 'server_error', error_description: String(error) } }, issued),
+      )
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const untrack = trackServer(server)
-  const { port } = server.address() as AddressInfo
+  const { origin, close } = await listen(server)
+  const tokenUrl = `${origin}/oauth2/token`
   return {
-    tokenUrl: `http://127.0.0.1:${port}/oauth2/token`,
+    origin,
+    tokenUrl,
     hits,
+    issued,
+    calls: () => hits.length,
+    async fetchToken({ signal }) {
+      const response = await fetch(tokenUrl, { method: 'POST', signal })
+      return ((await response.json()) as { access_token: string }).access_token
+    },
     reset(next = issueToken) {
       current = next
       hits.length = 0
     },
-    async close() {
-      untrack()
-      for (const response of hanging) response.destroy()
-      server.closeAllConnections()
-      await new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())))
-    },
+    close,
   }
 }
 
-function send(response: ServerResponse, reply: Reply, hanging: Set<ServerResponse>): void {
-  if (reply === 'hang') {
-    hanging.add(response)
-    response.on('close', () => hanging.delete(response))
+function send(response: ServerResponse, reply: Reply, issued: string[]): void {
+  if (reply === 'hang') return
+  if (reply === 'reset') {
+    response.socket?.destroy()
     return
   }
   const { status = 200, headers = {}, body } = reply
   const text = body === undefined ? '' : typeof body === 'string' ? body : JSON.stringify(body)
   const type = typeof body === 'string' ? 'text/plain' : 'application/json'
+  const token = (body as { access_token?: unknown } | undefined)?.access_token
+  if (status < 300 && typeof token === 'string') issued.push(token)
   response.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', ...headers })
   response.end(text)
 }

@@ -1,5 +1,5 @@
 import { jwtVerify } from 'jose'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it, onTestFinished } from 'vitest'
 import { createRegistry, type Heartbeat, type TokenReason, type TokenRegistry } from '../../src/index.js'
 import { mint, testSecret } from '../helpers/jwt.js'
 import { json, startServer, type TestServer } from '../helpers/servers.js'
@@ -8,11 +8,6 @@ import { json, startServer, type TestServer } from '../helpers/servers.js'
 // heartbeat only with a token whose `sub` is X, and agent A's token refreshed while B and C beat.
 
 const lifetimeMs = 3_000
-const cleanups: (() => unknown)[] = []
-
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
-})
 
 async function startTown(): Promise<TestServer> {
   const town = await startServer(async (hit, response) => {
@@ -22,7 +17,6 @@ async function startTown(): Promise<TestServer> {
     if (agent === undefined || claims?.payload.sub !== agent) return json(response, 401, { error: 'not this agent' })
     json(response, 200, { ok: true })
   })
-  cleanups.push(town.close)
   return town
 }
 
@@ -31,7 +25,6 @@ async function startIssuer(): Promise<TestServer & { issue(sub: string): Promise
     const sub = new URL(hit.path, 'http://x').searchParams.get('sub') as string
     json(response, 200, { token: await mint({ sub, lifetimeMs }) })
   })
-  cleanups.push(issuer.close)
   const issue = async (sub: string) =>
     ((await (await fetch(issuer.url(`/token?sub=${sub}`), { method: 'POST' })).json()) as { token: string }).token
   return { ...issuer, issue }
@@ -44,7 +37,7 @@ describe('many agents in one process', () => {
     const town = await startTown()
     const issuer = await startIssuer()
     const registry: TokenRegistry = createRegistry()
-    cleanups.push(() => registry.dispose())
+    onTestFinished(() => registry.dispose())
     const heartbeats = new Map<string, Heartbeat>()
     const failures: unknown[] = []
     for (const agent of ['A', 'B', 'C']) {

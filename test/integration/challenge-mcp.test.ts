@@ -1,13 +1,12 @@
-import type { Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { createServer } from 'node:http'
 import { InvalidTokenError } from '@modelcontextprotocol/sdk/server/auth/errors.js'
 import { requireBearerAuth } from '@modelcontextprotocol/sdk/server/auth/middleware/bearerAuth.js'
 import express from 'express'
 import { jwtVerify } from 'jose'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it, onTestFinished } from 'vitest'
 import { type ChallengeEvent, RefreshingClient, type RefreshingClientEvents } from '../../src/index.js'
 import { mint, testSecret } from '../helpers/jwt.js'
-import { trackServer } from '../helpers/servers.js'
+import { listen } from '../helpers/listen.js'
 
 // The MCP SDK's own resource-server middleware: 401 invalid_token for a missing, bad or expired
 // token, 403 insufficient_scope when a required scope is missing, each with WWW-Authenticate.
@@ -53,25 +52,9 @@ async function startMcpServer(requiredScopes: string[]): Promise<McpServer> {
       response.json({ jsonrpc: '2.0', id: 1, result: {} })
     },
   )
-  const server: Server = await new Promise((resolve) => {
-    const listening = app.listen(0, '127.0.0.1', () => resolve(listening))
-  })
-  const untrack = trackServer(server)
-  return {
-    origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    hits,
-    close: () => {
-      untrack()
-      server.closeAllConnections()
-      return new Promise((resolve) => server.close(() => resolve()))
-    },
-  }
+  const { origin, close } = await listen(createServer(app))
+  return { origin, hits, close }
 }
-
-const cleanups: (() => unknown)[] = []
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
-})
 
 async function setup(requiredScopes: string[], options: { initialToken?: string; scope: string }) {
   const server = await startMcpServer(requiredScopes)
@@ -87,10 +70,7 @@ async function setup(requiredScopes: string[], options: { initialToken?: string;
     },
     baseUrl: server.origin,
   })
-  cleanups.push(
-    () => server.close(),
-    () => client.dispose(),
-  )
+  onTestFinished(() => client.dispose())
   const events: { type: keyof RefreshingClientEvents; event: unknown }[] = []
   for (const type of ['challenge', 'retry', 'unauthorized'] as const) {
     client.on(type, (event) => events.push({ type, event }))

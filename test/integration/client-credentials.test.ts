@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { beforeEach, describe, expect, it, onTestFinished } from 'vitest'
 import {
   clientCredentials,
   createTokenProvider,
@@ -18,23 +18,15 @@ const encodedId = 'a+b%3Ac%25d%2B%C3%A9'
 const encodedSecret = 'p%40ss+w%3Ard%25%2B%C3%A9'
 
 let server: TokenServer
-let providers: TokenProvider[] = []
 
-beforeAll(async () => {
+// A token server for each test, closed when it finishes.
+beforeEach(async () => {
   server = await startTokenServer()
-})
-
-afterAll(() => server.close())
-
-afterEach(() => {
-  for (const p of providers) p.dispose()
-  providers = []
-  server.reset()
 })
 
 function provider(fetchToken: ReturnType<typeof clientCredentials>, options = {}): TokenProvider {
   const made = createTokenProvider({ fetchToken, retry: { baseDelayMs: 20, maxDelayMs: 20 }, ...options })
-  providers.push(made)
+  onTestFinished(() => made.dispose())
   return made
 }
 
@@ -248,26 +240,26 @@ describe('clientCredentials against a real token endpoint', () => {
     expect(error).toMatchObject({ error: 'unauthorized_client', status: 200, terminal: true })
   })
 
-  it('fails clearly, and not terminally, on a success body that is not a usable token response', async () => {
-    const fetchToken = clientCredentials({ tokenUrl: server.tokenUrl, clientId: 'svc', clientSecret: 'secret' })
-    const cases: [unknown, string][] = [
-      ['<html>oops</html>', 'with a body that is neither JSON nor a form'],
-      ['{"access_token": "x"', 'with a body that is neither JSON nor a form'],
-      [[1, 2], 'with JSON that is not an object'],
-      [{ token_type: 'Bearer' }, 'without an access_token'],
-      [{ access_token: 42 }, 'with an access_token that is not a string'],
-      [{ access_token: 'x', expires_in: 'soon' }, 'with an expires_in that is not a number of seconds'],
-      [{ access_token: 'x', expires_in: '36 00' }, 'with an expires_in that is not a number of seconds'],
-      [{ access_token: 'x', expires_in: { seconds: 60 } }, 'with an expires_in that is not a number of seconds'],
-      [{ access_token: 'x', token_type: 7 }, 'with a token_type that is not a string'],
-    ]
-    for (const [body, problem] of cases) {
+  it.each<[unknown, string]>([
+    ['<html>oops</html>', 'with a body that is neither JSON nor a form'],
+    ['{"access_token": "x"', 'with a body that is neither JSON nor a form'],
+    [[1, 2], 'with JSON that is not an object'],
+    [{ token_type: 'Bearer' }, 'without an access_token'],
+    [{ access_token: 42 }, 'with an access_token that is not a string'],
+    [{ access_token: 'x', expires_in: 'soon' }, 'with an expires_in that is not a number of seconds'],
+    [{ access_token: 'x', expires_in: '36 00' }, 'with an expires_in that is not a number of seconds'],
+    [{ access_token: 'x', expires_in: { seconds: 60 } }, 'with an expires_in that is not a number of seconds'],
+    [{ access_token: 'x', token_type: 7 }, 'with a token_type that is not a string'],
+  ])(
+    'fails clearly, and not terminally, on a success body that is not a usable token response: %j',
+    async (body, problem) => {
+      const fetchToken = clientCredentials({ tokenUrl: server.tokenUrl, clientId: 'svc', clientSecret: 'secret' })
       server.reset(() => ({ body }))
       const error = await rejection(fetchToken(context()))
       expect(error.message).toBe(`clientCredentials: token endpoint ${server.tokenUrl} answered 200 ${problem}`)
       expect([error.code, error.terminal, server.hits.length]).toEqual(['ERR_TOKEN_SOURCE', false, 1])
-    }
-  })
+    },
+  )
 
   it('never follows a redirect, which would send the credentials on', async () => {
     const elsewhere = await startTokenServer()

@@ -1,50 +1,31 @@
 import { inspect } from 'node:util'
 import ky, { HTTPError } from 'ky'
-import { afterEach, beforeEach, describe, expect, expectTypeOf, it } from 'vitest'
+import { beforeEach, describe, expect, expectTypeOf, it, onTestFinished } from 'vitest'
 import {
   CrossOriginError,
   createTokenProvider,
   DisposedError,
   RefreshingClient,
-  type RefreshingClientEvents,
   type TokenProvider,
 } from '../../src/index.js'
 import { pendingTimers } from '../../src/internal/timer.js'
 import { mint } from '../helpers/jwt.js'
-import {
-  type ApiServer,
-  bearerOf,
-  json,
-  startApiServer,
-  startServer,
-  startTokenServer,
-  type TokenServer,
-} from '../helpers/servers.js'
+import { record } from '../helpers/record.js'
+import { type ApiServer, bearerOf, json, startApiServer, startServer } from '../helpers/servers.js'
+import { startTokenServer, type TokenServer } from '../helpers/token-server.js'
 
 let api: ApiServer
 let auth: TokenServer
-const cleanups: (() => unknown)[] = []
 
 beforeEach(async () => {
   api = await startApiServer()
   auth = await startTokenServer()
-  cleanups.push(api.close, auth.close)
-})
-
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
 })
 
 function makeClient(options: Partial<ConstructorParameters<typeof RefreshingClient>[0]> = {}): RefreshingClient {
   const client = new RefreshingClient({ tokens: { fetchToken: auth.fetchToken }, baseUrl: api.origin, ...options })
-  cleanups.push(() => client.dispose())
+  onTestFinished(() => client.dispose())
   return client
-}
-
-function record<K extends keyof RefreshingClientEvents>(client: RefreshingClient, type: K) {
-  const events: RefreshingClientEvents[K][] = []
-  client.on(type, (event) => events.push(event))
-  return events
 }
 
 /** Revokes the client's current token, as a server that rejects it before its `exp`. */
@@ -149,7 +130,7 @@ describe('RefreshingClient.fetch', () => {
 
   it('replays with a pushed token without fetching when a 401 names a token already replaced', async () => {
     const tokens = createTokenProvider({ fetchToken: auth.fetchToken })
-    cleanups.push(() => tokens.dispose())
+    onTestFinished(() => tokens.dispose())
     const old = await tokens.getToken()
     api.revoked.add(old)
     let release: () => void = () => {}
@@ -167,7 +148,7 @@ describe('RefreshingClient.fetch', () => {
         return response
       },
     })
-    cleanups.push(() => gated.dispose())
+    onTestFinished(() => gated.dispose())
     const response = await gated.fetch('/a')
     await gate
     expect(response.status).toBe(200)
@@ -197,7 +178,6 @@ describe('RefreshingClient.fetch', () => {
 
   it('does not retry a status outside retryOnStatus, and retries one inside it', async () => {
     const server = await startServer((hit, response) => json(response, hit.path === '/403' ? 403 : 418, {}))
-    cleanups.push(server.close)
     const client = makeClient({ baseUrl: server.origin, retryOnStatus: [401, 403] })
     expect((await client.fetch('/418')).status).toBe(418)
     expect(server.hits).toHaveLength(1)
@@ -207,7 +187,6 @@ describe('RefreshingClient.fetch', () => {
 
   it('refuses another origin before any I/O, with CrossOriginError', async () => {
     const other = await startApiServer()
-    cleanups.push(other.close)
     const client = makeClient()
     for (const target of [other.url('/steal'), `${api.origin}@127.0.0.1:1/x`, new URL(other.url('/u'))]) {
       const error = await client.fetch(target).catch((caught: unknown) => caught)
@@ -221,7 +200,6 @@ describe('RefreshingClient.fetch', () => {
 
   it('sends the token to allowedOrigins too', async () => {
     const other = await startApiServer()
-    cleanups.push(other.close)
     const client = makeClient({ allowedOrigins: [`${other.origin}/ignored/path`] })
     expect((await client.fetch(other.url('/ok'))).status).toBe(200)
     expect((await client.fetch('/ok')).status).toBe(200)
@@ -233,13 +211,11 @@ describe('RefreshingClient.fetch', () => {
     ['x-api-key', (headers: Headers, token: string) => headers.set('x-api-key', token)],
   ])('never lets %s follow a redirect to another origin', async (header, authorize) => {
     const elsewhere = await startServer((_, response) => json(response, 200, { landed: true }))
-    cleanups.push(elsewhere.close)
     const redirector = await startServer((hit, response) => {
       const status = Number(new URL(hit.path, 'http://x').searchParams.get('status') ?? 302)
       response.writeHead(status, { location: elsewhere.url('/landing') })
       response.end()
     })
-    cleanups.push(redirector.close)
     const client = makeClient({ baseUrl: redirector.origin, ...(authorize ? { authorize } : {}) })
     for (const status of [301, 302, 303, 307, 308]) {
       const response = await client.fetch(`/go?status=${status}`, { method: 'POST', body: 'b' })
@@ -259,12 +235,10 @@ describe('RefreshingClient.fetch', () => {
 
   it('drops the credentials the platform drops on a redirect to another origin: Cookie, Proxy-Authorization, Authorization', async () => {
     const elsewhere = await startServer((_, response) => json(response, 200, {}))
-    cleanups.push(elsewhere.close)
     const redirector = await startServer((_, response) => {
       response.writeHead(302, { location: elsewhere.url('/landing') })
       response.end()
     })
-    cleanups.push(redirector.close)
     const client = makeClient({
       baseUrl: redirector.origin,
       headers: { cookie: 'session=SECRET', 'x-trace': 'kept' },
@@ -289,7 +263,6 @@ describe('RefreshingClient.fetch', () => {
       response.writeHead(302)
       response.end()
     })
-    cleanups.push(server.close)
     const response = await makeClient({ baseUrl: server.origin }).fetch('/x')
     expect([response.status, response.redirected]).toEqual([302, false])
   })
@@ -302,7 +275,6 @@ describe('RefreshingClient.fetch', () => {
       }
       json(response, 200, { token: bearerOf(hit) !== undefined })
     })
-    cleanups.push(server.close)
     const client = makeClient({ baseUrl: server.origin })
     expect(await (await client.fetch('/old')).json()).toEqual({ token: true })
   })
@@ -312,7 +284,6 @@ describe('RefreshingClient.fetch', () => {
       response.writeHead(302, { location: 'http://127.0.0.1:1/' })
       response.end()
     })
-    cleanups.push(server.close)
     const client = makeClient({ baseUrl: server.origin })
     const response = await client.fetch('/x', { redirect: 'manual' })
     expect(response.status).toBe(302)
@@ -410,13 +381,12 @@ describe('RefreshingClient.fetch', () => {
       tokens: { fetchToken: () => new Promise(() => {}) },
       baseUrl: api.origin,
     })
-    cleanups.push(() => stalled.dispose())
+    onTestFinished(() => stalled.dispose())
     const waiting = stalled.fetch('/a', { signal: AbortSignal.timeout(50) })
     await expect(waiting).rejects.toMatchObject({ name: 'TimeoutError' })
     const slow = await startServer((_, response) => {
       setTimeout(() => json(response, 200, {}), 2_000)
     })
-    cleanups.push(slow.close)
     const client = makeClient({ baseUrl: slow.origin })
     const controller = new AbortController()
     const request = client.fetch('/slow', { signal: controller.signal })
@@ -424,7 +394,7 @@ describe('RefreshingClient.fetch', () => {
     await expect(request).rejects.toMatchObject({ name: 'AbortError' })
     // The replay: the 401's refresh hangs, and the caller's signal ends the wait.
     const hanging = createTokenProvider({ initialToken: await mint(), fetchToken: () => new Promise(() => {}) })
-    cleanups.push(() => hanging.dispose())
+    onTestFinished(() => hanging.dispose())
     const replaying = makeClient({ tokens: hanging })
     api.alwaysUnauthorized = true
     await expect(replaying.fetch('/x', { signal: AbortSignal.timeout(100) })).rejects.toMatchObject({
@@ -454,7 +424,6 @@ describe('RefreshingClient.fetch', () => {
       if (hit.path === '/api/flaky' && failures-- > 0) return json(response, 503, {})
       json(response, 200, { path: hit.path })
     })
-    cleanups.push(server.close)
     const client = makeClient({
       baseUrl: `${server.origin}/api/`,
       ky: { retry: { limit: 2, delay: () => 0 }, headers: { 'x-ky': 'yes' } },

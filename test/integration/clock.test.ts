@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it, onTestFinished } from 'vitest'
 import { clientCredentials, createTokenProvider, RefreshingClient, type TokenProviderEvents } from '../../src/index.js'
 import { mint } from '../helpers/jwt.js'
 import { startApiServer, startServer } from '../helpers/servers.js'
@@ -12,11 +12,6 @@ const hour = 3_600 * second
 const lifetimeMs = 8 * second
 const runMs = 20 * second
 const callEveryMs = 200
-
-const cleanups: (() => unknown)[] = []
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
-})
 
 type Source = 'bare JWT' | 'clientCredentials'
 
@@ -35,7 +30,6 @@ interface Outcome {
 
 async function run(offsetMs: number, source: Source): Promise<Outcome> {
   const api = await startApiServer()
-  cleanups.push(api.close)
   let fetchToken: NonNullable<Parameters<typeof createTokenProvider>[0]['fetchToken']>
   let tokenRequests: () => number
   if (source === 'bare JWT') {
@@ -44,7 +38,6 @@ async function run(offsetMs: number, source: Source): Promise<Outcome> {
       response.writeHead(200, { 'content-type': 'text/plain' })
       response.end(`${await mint({ sub: 'agent', lifetimeMs })}\n`)
     })
-    cleanups.push(issuer.close)
     tokenRequests = () => issuer.hits.length
     fetchToken = async ({ signal }) => (await fetch(issuer.url('/token'), { method: 'POST', signal })).text()
   } else {
@@ -52,12 +45,11 @@ async function run(offsetMs: number, source: Source): Promise<Outcome> {
     const server = await startTokenServer(async () => ({
       body: { access_token: await mint({ sub: 'agent', lifetimeMs }), token_type: 'Bearer', expires_in: 8 },
     }))
-    cleanups.push(server.close)
     tokenRequests = () => server.hits.length
     fetchToken = clientCredentials({ tokenUrl: server.tokenUrl, clientId: 'agent', clientSecret: 's', retry: 0 })
   }
   const tokens = createTokenProvider({ name: `${source} ${offsetMs}`, fetchToken, now: () => Date.now() + offsetMs })
-  cleanups.push(() => tokens.dispose())
+  onTestFinished(() => tokens.dispose())
   const estimates: (number | undefined)[] = []
   tokens.on('token', (event: TokenProviderEvents['token']) => estimates.push(event.clockOffsetMs))
   let refused = 0

@@ -3,7 +3,6 @@ import { decodeJwt, decodeProtectedHeader } from 'jose'
 import { allowInsecureRequests, validateJwtAccessToken } from 'oauth4webapi'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
-  type ChallengeEvent,
   clientCredentials,
   createDPoP,
   createTokenProvider,
@@ -12,6 +11,7 @@ import {
   type TokenProvider,
 } from '../../src/index.js'
 import { type OidcServer, startOidcProvider } from '../helpers/oidc.js'
+import { record } from '../helpers/record.js'
 import { type Hit, json, startServer, type TestServer } from '../helpers/servers.js'
 
 // oidc-provider 9 (DPoP with nonces required, 10-second JWT access tokens) issues the tokens; a
@@ -22,7 +22,7 @@ let op: OidcServer
 let dpop: DPoP
 
 beforeAll(async () => {
-  op = await startOidcProvider({ accessTokenTtlS: 10 })
+  op = await startOidcProvider({ kind: 'client_credentials', accessTokenTtlS: 10 })
   dpop = await createDPoP()
 })
 
@@ -152,8 +152,7 @@ describe('DPoP against oidc-provider and an oauth4webapi resource server', () =>
     const rs = await startResourceServer()
     const provider = tokens()
     const client = new RefreshingClient({ tokens: provider, baseUrl: rs.origin, dpop })
-    const challenges: ChallengeEvent[] = []
-    client.on('challenge', (event) => challenges.push(event))
+    const challenges = record(client, 'challenge')
     const grantsBefore = op.grants.length
     const rotation = setInterval(() => rs.rotateNonce(), 3_000)
     const sent = new Map<string, string>()

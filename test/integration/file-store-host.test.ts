@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { type OidcServer, startOidcServer } from '../helpers/oidc-server.js'
+import { type OidcServer, startOidcProvider } from '../helpers/oidc.js'
 
 // Eight processes on one host (child_process.fork, the built package) share one grant of a real
 // oidc-provider that rotates refresh tokens and revokes the grant when a used one comes back.
@@ -36,7 +36,7 @@ let oidc: OidcServer
 let dir: string
 
 beforeAll(async () => {
-  oidc = await startOidcServer(accessTokenTtlS)
+  oidc = await startOidcProvider({ kind: 'refresh_token', accessTokenTtlS })
   dir = mkdtempSync(join(tmpdir(), 'refreshing-client-host-'))
 })
 

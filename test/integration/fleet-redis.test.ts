@@ -1,9 +1,8 @@
-import { createServer, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { type RedisServer, startRedisServer } from '../helpers/redis-server.js'
+import { startTokenServer, type TokenServer } from '../helpers/token-server.js'
 
 // Twenty providers in twenty worker threads share one real redis-server. Tokens live 3 s (so a
 // refresh every 2.4 s); the lease is 1 s and every store call gives up after 2 s (the default):
@@ -30,24 +29,10 @@ interface Stats {
 let redis: RedisServer
 const grants: Grant[] = []
 let hangNext = false
-const hanging: ServerResponse[] = []
 let hungMember: number | undefined
 let hungGrantAt: number | undefined
 let issued = 0
-const server = createServer((request, response) => {
-  const member = Number(request.headers['x-member'])
-  grants.push({ at: Date.now(), member })
-  request.resume()
-  if (hangNext) {
-    hangNext = false
-    hungMember = member
-    hungGrantAt = Date.now()
-    hanging.push(response)
-    return
-  }
-  response.writeHead(200, { 'content-type': 'application/json' })
-  response.end(JSON.stringify({ access_token: `token-${++issued}`, expires_in: lifetimeS }))
-})
+let tokens: TokenServer
 const workers = new Map<number, Worker>()
 
 function ask(worker: Worker, message: string): Promise<unknown> {
@@ -88,8 +73,18 @@ function grantsBetween(from: number, to: number): { count: number; minGapMs: num
 beforeAll(async () => {
   redis = await startRedisServer()
   await redis.start()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const tokenUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/token`
+  tokens = await startTokenServer((hit) => {
+    const member = Number(hit.headers['x-member'])
+    grants.push({ at: Date.now(), member })
+    if (hangNext) {
+      hangNext = false
+      hungMember = member
+      hungGrantAt = Date.now()
+      return 'hang'
+    }
+    return { body: { access_token: `token-${++issued}`, expires_in: lifetimeS } }
+  })
+  const { tokenUrl } = tokens
   for (let id = 0; id < members; id++) {
     const worker = new Worker(workerFile, {
       workerData: { dist, redisPort: redis.port, tokenUrl, id, storeLeaseMs: 1_000, storeTimeoutMs: 2_000 },
@@ -104,9 +99,7 @@ afterAll(async () => {
     await ask(worker, 'stop')
     await worker.terminate()
   }
-  for (const response of hanging) response.destroy()
-  server.closeAllConnections()
-  await new Promise((resolve) => server.close(resolve))
+  await tokens.close()
   await redis.stop()
 })
 

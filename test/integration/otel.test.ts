@@ -1,13 +1,13 @@
 import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { SpanStatusCode } from '@opentelemetry/api'
-import { afterEach, expect, it, vi } from 'vitest'
+import { expect, it, onTestFinished, vi } from 'vitest'
 import { createHealthHandler, createRegistry, type RegistryHealth } from '../../src/index.js'
 import { toNodeHandler } from '../../src/node.js'
 import { instrument } from '../../src/otel.js'
 import { mint } from '../helpers/jwt.js'
+import { listen } from '../helpers/listen.js'
 import { startOtel } from '../helpers/otel.js'
-import { json, startApiServer, startServer, trackServer } from '../helpers/servers.js'
+import { json, startApiServer, startServer } from '../helpers/servers.js'
 
 // DESIGN §7.5's acceptance, in real time, read back through the OpenTelemetry SDK's in-memory
 // exporters: a token endpoint issuing 2-second tokens that answers 503 for 3 s and then recovers,
@@ -16,10 +16,6 @@ import { json, startApiServer, startServer, trackServer } from '../helpers/serve
 // sources retry 5xx inside ky, which the endpoint would count but the provider would not).
 
 const clientSecret = 'client-secret-3f9a1c77'
-const cleanups: (() => unknown)[] = []
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
-})
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 it('counts every token request, replay and failure exactly, and readiness follows the token', async () => {
@@ -40,16 +36,14 @@ it('counts every token request, replay and failure exactly, and readiness follow
     secrets.push(accessToken, refreshToken)
     json(response, 200, { access_token: accessToken, refresh_token: refreshToken, token_type: 'Bearer' })
   })
-  cleanups.push(issuer.close)
   const api = await startApiServer()
-  cleanups.push(api.close)
   const otel = startOtel()
-  cleanups.push(() => otel.shutdown())
+  onTestFinished(() => otel.shutdown())
 
   const registry = createRegistry()
-  cleanups.push(() => registry.dispose())
+  onTestFinished(() => registry.dispose())
   const stop = instrument(registry, { meterProvider: otel.meterProvider, tracerProvider: otel.tracerProvider })
-  cleanups.push(stop)
+  onTestFinished(stop)
   // Created after instrument(): a later scope is covered too.
   const scope = registry.scope('agent-7', {
     fetchToken: async ({ signal }) => {
@@ -68,15 +62,8 @@ it('counts every token request, replay and failure exactly, and readiness follow
   })
   const client = scope.client({ baseUrl: api.origin })
 
-  const server = createServer(toNodeHandler(createHealthHandler(registry)))
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const untrack = trackServer(server)
-  cleanups.push(() => {
-    untrack()
-    server.closeAllConnections()
-    return new Promise((resolve) => server.close(resolve))
-  })
-  const readyz = `http://127.0.0.1:${(server.address() as AddressInfo).port}/readyz`
+  const health = await listen(createServer(toNodeHandler(createHealthHandler(registry))))
+  const readyz = `${health.origin}/readyz`
   const probes: { at: number; status: number; body: string; cacheControl: string | null }[] = []
   expect((await client.fetch('/a')).status).toBe(200)
   let probing = true

@@ -1,27 +1,15 @@
-import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
-import { afterEach, expect, it } from 'vitest'
+import { createServer } from 'node:http'
+import { expect, it, onTestFinished } from 'vitest'
 import { createRegistry, createTokenPushHandler } from '../../src/index.js'
 import { toNodeHandler } from '../../src/node.js'
 import { mint, testSecret } from '../helpers/jwt.js'
+import { listen } from '../helpers/listen.js'
 import { type ApiServer, bearerOf, startApiServer } from '../helpers/servers.js'
-
-const cleanups: (() => unknown)[] = []
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
-})
-
-async function listen(server: Server): Promise<string> {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  cleanups.push(() => new Promise((resolve) => server.close(resolve)))
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-}
 
 it('receives a push over loopback through node:http, and the scope next request carries the new token', async () => {
   const api: ApiServer = await startApiServer()
-  cleanups.push(api.close)
   const registry = createRegistry()
-  cleanups.push(() => registry.dispose())
+  onTestFinished(() => registry.dispose())
   const scope = registry.scope('agent-a', { initialToken: await mint({ sub: 'agent-a', lifetimeMs: 3_600_000 }) })
   const client = scope.client({ baseUrl: api.origin })
   const handler = createTokenPushHandler({
@@ -29,7 +17,7 @@ it('receives a push over loopback through node:http, and the scope next request 
     scopeId: (request) => /^\/agents\/([^/]+)\/token$/.exec(new URL(request.url).pathname)?.[1],
     verify: { key: testSecret, algorithms: ['HS256'] },
   })
-  const control = await listen(createServer(toNodeHandler(handler)))
+  const { origin: control } = await listen(createServer(toNodeHandler(handler)))
   await client.fetch('/before')
   const fresh = await mint({ sub: 'agent-a', lifetimeMs: 7_200_000 })
   const pushed = await fetch(`${control}/agents/agent-a/token`, {

@@ -1,5 +1,5 @@
 import { decodeJwt } from 'jose'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { beforeEach, describe, expect, it, onTestFinished } from 'vitest'
 import {
   createTokenProvider,
   type FetchToken,
@@ -8,24 +8,16 @@ import {
   OAuth2Error,
   refreshTokenGrant,
   type TokenProvider,
-  type TokenProviderErrorEvent,
 } from '../../src/index.js'
 import { mint } from '../helpers/jwt.js'
+import { record } from '../helpers/record.js'
 import { type Handler, type Hit, startTokenServer, type TokenServer } from '../helpers/token-server.js'
 
 let server: TokenServer
-let providers: TokenProvider[] = []
 
-beforeAll(async () => {
+// A token server for each test, closed when it finishes.
+beforeEach(async () => {
   server = await startTokenServer()
-})
-
-afterAll(() => server.close())
-
-afterEach(() => {
-  for (const p of providers) p.dispose()
-  providers = []
-  server.reset()
 })
 
 /**
@@ -57,14 +49,8 @@ function rotatingServer(log: string[] = [], valid: string[] = ['rt-1']) {
 
 function provider(fetchToken: FetchToken, options = {}): TokenProvider {
   const made = createTokenProvider({ fetchToken, retry: { baseDelayMs: 20, maxDelayMs: 20 }, ...options })
-  providers.push(made)
+  onTestFinished(() => made.dispose())
   return made
-}
-
-function recordErrors(tokens: TokenProvider): TokenProviderErrorEvent[] {
-  const errors: TokenProviderErrorEvent[] = []
-  tokens.on('error', (event) => errors.push(event))
-  return errors
 }
 
 const sent = () => server.hits.map((hit) => hit.form.get('refresh_token'))
@@ -135,7 +121,7 @@ describe('refreshTokenGrant against a rotating token endpoint', () => {
         },
       }),
     )
-    const errors = recordErrors(tokens)
+    const errors = record(tokens, 'error')
     await tokens.getToken()
     expect(tokens.current?.refreshToken).toBe('rt-2')
     await tokens.refresh()
@@ -154,7 +140,7 @@ describe('refreshTokenGrant against a rotating token endpoint', () => {
     server.reset(rotatingServer())
     const fetchToken = refreshTokenGrant({ tokenUrl: server.tokenUrl, clientId: 'agent', refreshToken: 'rt-1' })
     const [first, second] = [provider(fetchToken), provider(fetchToken)]
-    const errors = [...recordErrors(first), ...recordErrors(second)]
+    const errors = [...record(first, 'error'), ...record(second, 'error')]
     await Promise.all([first.getToken(), second.getToken()])
     // Now `first` holds rt-2, which `second` has spent: the source sends the latest instead.
     await Promise.all([first.refresh(), second.refresh()])

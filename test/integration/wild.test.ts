@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it, onTestFinished } from 'vitest'
 import {
   clientCredentials,
   createRegistry,
@@ -18,13 +18,9 @@ import {
 } from '../../src/index.js'
 import { fileToken } from '../../src/node.js'
 import { mint } from '../helpers/jwt.js'
+import { record } from '../helpers/record.js'
 import { startApiServer } from '../helpers/servers.js'
 import { type Reply, startTokenServer } from '../helpers/token-server.js'
-
-const cleanups: (() => unknown)[] = []
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
-})
 
 const context = (overrides: Partial<FetchTokenContext> = {}): FetchTokenContext => ({
   signal: new AbortController().signal,
@@ -35,13 +31,12 @@ const context = (overrides: Partial<FetchTokenContext> = {}): FetchTokenContext 
 
 async function server(handler: Parameters<typeof startTokenServer>[0]) {
   const started = await startTokenServer(handler)
-  cleanups.push(started.close)
   return started
 }
 
 function provider(options: Parameters<typeof createTokenProvider>[0]) {
   const tokens = createTokenProvider(options)
-  cleanups.push(() => tokens.dispose())
+  onTestFinished(() => tokens.dispose())
   return tokens
 }
 
@@ -101,7 +96,7 @@ describe('token-endpoint dialects', () => {
     ['a form error in a 200', form({ error: 'invalid_grant' }), 'invalid_grant'],
     [
       'a form error in a 400',
-      { ...(form({ error: 'invalid_client' }) as Exclude<Reply, 'hang'>), status: 400 },
+      { ...(form({ error: 'invalid_client' }) as Exclude<Reply, 'hang' | 'reset'>), status: 400 },
       'invalid_client',
     ],
   ])('turns %s into a terminal OAuth2Error', async (_, reply, code) => {
@@ -224,7 +219,7 @@ describe('whitespace around a token, wherever it enters', () => {
 
   it('is trimmed from a pushed token, which then verifies', async () => {
     const registry = createRegistry()
-    cleanups.push(() => registry.dispose())
+    onTestFinished(() => registry.dispose())
     registry.scope('agent-7')
     const secret = new TextEncoder().encode('push secret, at least 32 bytes long!!')
     const handler = createTokenPushHandler({
@@ -285,7 +280,6 @@ describe('two expiries', () => {
         },
       }))
       const api = await startApiServer()
-      cleanups.push(api.close)
       const tokens = provider({
         fetchToken: clientCredentials({ tokenUrl: endpoint.tokenUrl, clientId: 'svc', clientSecret: 's' }),
       })
@@ -324,7 +318,6 @@ describe('two expiries', () => {
 describe('a refused replay', () => {
   it('invalidates the fresh token it carried, so a burst after it succeeds', async () => {
     const api = await startApiServer()
-    cleanups.push(api.close)
     const issued: string[] = []
     // The refresh races a revocation: the first two tokens are already refused when they arrive.
     const fetchToken: FetchToken = async () => {
@@ -335,8 +328,7 @@ describe('a refused replay', () => {
     }
     const tokens = provider({ fetchToken })
     const client = new RefreshingClient({ tokens, baseUrl: api.origin })
-    const unauthorized: unknown[] = []
-    client.on('unauthorized', (event) => unauthorized.push(event))
+    const unauthorized = record(client, 'unauthorized')
     expect((await client.fetch('/first')).status).toBe(401)
     expect(unauthorized).toEqual([{ url: `${api.origin}/first`, status: 401, retried: true }])
     const burst = await Promise.all(Array.from({ length: 50 }, () => client.fetch('/burst').then((r) => r.status)))
@@ -349,7 +341,7 @@ describe('a refused replay', () => {
 describe('a same-second replacement push', () => {
   it('replaces the current token with a different one of the same exp and iat (204), but never with an older one', async () => {
     const registry = createRegistry()
-    cleanups.push(() => registry.dispose())
+    onTestFinished(() => registry.dispose())
     const scope = registry.scope('agent-7')
     const handler = createTokenPushHandler({ registry, scopeId: () => 'agent-7' })
     const issuedAt = Math.floor(Date.now() / 1000) * 1000

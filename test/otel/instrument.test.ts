@@ -1,5 +1,5 @@
 import { metrics, SpanStatusCode, trace } from '@opentelemetry/api'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it, onTestFinished } from 'vitest'
 import {
   AuthError,
   createRegistry,
@@ -13,14 +13,9 @@ import { mint } from '../helpers/jwt.js'
 import { startOtel } from '../helpers/otel.js'
 import { startApiServer } from '../helpers/servers.js'
 
-const cleanups: (() => unknown)[] = []
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
-})
-
 function harness() {
   const otel = startOtel()
-  cleanups.push(() => otel.shutdown())
+  onTestFinished(() => otel.shutdown())
   return { otel, options: { meterProvider: otel.meterProvider, tracerProvider: otel.tracerProvider } }
 }
 
@@ -42,9 +37,9 @@ describe('instrument(provider)', () => {
     const { otel, options } = harness()
     const source = scripted(['token-secret', new AuthError('down', { code: 'ERR_TOKEN_SOURCE' }), 'token-secret'])
     const tokens = createTokenProvider({ name: 'svc', fetchToken: source.fetchToken })
-    cleanups.push(() => tokens.dispose())
+    onTestFinished(() => tokens.dispose())
     const stop = instrument(tokens, options)
-    cleanups.push(stop)
+    onTestFinished(stop)
     await tokens.getToken()
     await expect(tokens.refresh()).rejects.toThrow()
     await tokens.refresh()
@@ -88,8 +83,8 @@ describe('instrument(provider)', () => {
     const tokens = createTokenProvider({
       fetchToken: scripted([new TypeError('https://u:p4ssw0rd@auth.example.com failed')]).fetchToken,
     })
-    cleanups.push(() => tokens.dispose())
-    cleanups.push(instrument(tokens, options))
+    onTestFinished(() => tokens.dispose())
+    onTestFinished(instrument(tokens, options))
     await expect(tokens.getToken()).rejects.toThrow()
     const [span] = otel.spans()
     expect(span?.attributes).toStrictEqual({ reason: 'initial', 'error.type': 'TypeError' }) // unnamed: no provider
@@ -102,13 +97,13 @@ describe('instrument(provider)', () => {
     const { otel } = harness()
     metrics.setGlobalMeterProvider(otel.meterProvider)
     trace.setGlobalTracerProvider(otel.tracerProvider)
-    cleanups.push(() => {
+    onTestFinished(() => {
       metrics.disable()
       trace.disable()
     })
     const tokens = createTokenProvider({ name: 'global', fetchToken: scripted(['t']).fetchToken })
-    cleanups.push(() => tokens.dispose())
-    cleanups.push(instrument(tokens))
+    onTestFinished(() => tokens.dispose())
+    onTestFinished(instrument(tokens))
     await tokens.getToken()
     expect(await otel.sum(refreshes, { provider: 'global', outcome: 'success' })).toBe(1)
     expect(otel.spans().length).toBe(1)
@@ -119,7 +114,7 @@ describe('instrument(provider)', () => {
       'instrument needs a TokenProvider, a TokenRegistry or a RefreshingClient',
     )
     const tokens = createTokenProvider({})
-    cleanups.push(() => tokens.dispose())
+    onTestFinished(() => tokens.dispose())
     expect(() => instrument(tokens, null as never)).toThrow('instrument options must be an object')
     expect(() => instrument(tokens, { meterProvider: {} as never })).toThrow('meterProvider must be a MeterProvider')
     expect(() => instrument(tokens, { tracerProvider: {} as never })).toThrow('tracerProvider must be a TracerProvider')
@@ -130,12 +125,11 @@ describe('instrument(client)', () => {
   it("counts this client's replays, not another client's of the same provider, and its provider's refreshes", async () => {
     const { otel, options } = harness()
     const api = await startApiServer()
-    cleanups.push(api.close)
     const tokens = createTokenProvider({ name: 'agent', fetchToken: () => mint() })
-    cleanups.push(() => tokens.dispose())
+    onTestFinished(() => tokens.dispose())
     const client = new RefreshingClient({ tokens, baseUrl: api.origin })
     const other = new RefreshingClient({ tokens, baseUrl: api.origin })
-    cleanups.push(instrument(client, options))
+    onTestFinished(instrument(client, options))
     expect((await client.fetch('/a')).status).toBe(200)
     api.revoked.add(await tokens.getToken())
     expect((await client.fetch('/b')).status).toBe(200)
@@ -153,12 +147,12 @@ describe('instrument(registry)', () => {
   it('covers scopes made before and after, stops for a disposed scope, and counts pushes', async () => {
     const { otel, options } = harness()
     const registry = createRegistry()
-    cleanups.push(() => registry.dispose())
+    onTestFinished(() => registry.dispose())
     const early = registry.scope('early', { fetchToken: scripted(['e']).fetchToken })
-    cleanups.push(instrument(registry, options))
+    onTestFinished(instrument(registry, options))
     // A shared provider outlives its scope: after the scope is gone, its refreshes are not ours.
     const shared = createTokenProvider({ name: 'shared', fetchToken: scripted(['s']).fetchToken })
-    cleanups.push(() => shared.dispose())
+    onTestFinished(() => shared.dispose())
     const late = registry.scope('late', { tokens: shared })
     await early.tokens.getToken()
     await late.tokens.getToken()
@@ -194,10 +188,9 @@ describe('instrument(registry)', () => {
   it("counts the replays of every scope's clients", async () => {
     const { otel, options } = harness()
     const api = await startApiServer()
-    cleanups.push(api.close)
     const registry = createRegistry()
-    cleanups.push(() => registry.dispose())
-    cleanups.push(instrument(registry, options))
+    onTestFinished(() => registry.dispose())
+    onTestFinished(instrument(registry, options))
     for (const id of ['a', 'b']) {
       const scope = registry.scope(id, { fetchToken: () => mint({ sub: id }) })
       const client = scope.client({ baseUrl: api.origin })

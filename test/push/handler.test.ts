@@ -7,9 +7,9 @@ import {
   type PushVerifyOptions,
   type TokenPushHandler,
   type TokenRegistry,
-  type TokenRegistryEvents,
 } from '../../src/index.js'
 import { testSecret } from '../helpers/jwt.js'
+import { record } from '../helpers/record.js'
 
 const issuer = 'https://control.test'
 const audience = 'agents'
@@ -51,8 +51,7 @@ function setup(kind: 'HS256' | 'ES256', extra: Partial<PushVerifyOptions> = {}) 
   registries.push(registry)
   registry.scope('agent-a')
   registry.scope('agent-b')
-  const events: TokenRegistryEvents['push'][] = []
-  registry.on('push', (event) => events.push(event))
+  const events = record(registry, 'push')
   const handler = createTokenPushHandler({
     registry,
     scopeId: (request) => /^\/agents\/([^/]+)\/token$/.exec(new URL(request.url).pathname)?.[1],

@@ -3,11 +3,11 @@ import {
   createRegistry,
   DisposedError,
   type Heartbeat,
-  type HeartbeatEvents,
   isAuthError,
   RefreshingClient,
   startHeartbeat,
 } from '../../src/index.js'
+import { record } from '../helpers/record.js'
 
 interface Sent {
   at: number
@@ -48,11 +48,6 @@ function stubServer(statuses: number[] = [200], delayMs = 0) {
 }
 
 const heartbeats: Heartbeat[] = []
-function record<K extends keyof HeartbeatEvents>(heartbeat: Heartbeat, type: K) {
-  const events: HeartbeatEvents[K][] = []
-  heartbeat.on(type, (event) => events.push(event))
-  return events
-}
 
 beforeEach(() => {
   vi.useFakeTimers({ now: 0 })

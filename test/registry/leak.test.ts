@@ -1,14 +1,8 @@
-import { spawnSync } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import { expect, it } from 'vitest'
+import { fixture, root, runNodeSync } from '../helpers/processes.js'
 
 it('forgets a million sessions: heap after gc() grows under 2 MB, no scope and no timer left', () => {
-  const script = fileURLToPath(new URL('../fixtures/scope-cycles.mjs', import.meta.url))
-  const entry = fileURLToPath(new URL('../../dist/index.mjs', import.meta.url))
-  const child = spawnSync(process.execPath, ['--expose-gc', script, entry, '1000000'], {
-    encoding: 'utf8',
-    timeout: 120_000,
-  })
+  const child = runNodeSync(['--expose-gc', fixture('scope-cycles.mjs'), `${root}dist/index.mjs`, '1000000'], 120_000)
   expect(child.stderr).toBe('')
   const result = JSON.parse(child.stdout) as { growthBytes: number; size: number; liveTimers: number }
   expect(result.size).toBe(0)

@@ -7,9 +7,9 @@ import {
   isAuthError,
   type Scope,
   type TokenRegistry,
-  type TokenRegistryEvents,
 } from '../../src/index.js'
 import { mint } from '../helpers/jwt.js'
+import { record } from '../helpers/record.js'
 
 const okFetch: typeof fetch = async () => new Response('{}', { status: 200 })
 const registries: TokenRegistry[] = []
@@ -18,12 +18,6 @@ function registry(): TokenRegistry {
   const made = createRegistry()
   registries.push(made)
   return made
-}
-
-function record<K extends keyof TokenRegistryEvents>(target: TokenRegistry, type: K) {
-  const events: TokenRegistryEvents[K][] = []
-  target.on(type, (event) => events.push(event))
-  return events
 }
 
 afterEach(() => {

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it, onTestFinished } from 'vitest'
 import {
   type AuthError,
   clientCredentials,
@@ -20,6 +20,7 @@ import {
   type TokenFault,
   testClock,
 } from '../helpers/faults.js'
+import { record } from '../helpers/record.js'
 
 // Every fault a token endpoint or an API can throw at a long-running process, against real
 // servers on 127.0.0.1, with the exact outcome: what the caller gets, which events fire, how many
@@ -33,11 +34,6 @@ const minute = 60 * second
 const hour = 60 * minute
 const T0 = Date.UTC(2026, 0, 1)
 const agentPath = '/agents/agent-a/tools'
-
-const cleanups: (() => unknown)[] = []
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
-})
 
 interface Setup {
   clock: TestClock
@@ -71,9 +67,7 @@ async function setup(
     lifetimeMs: options.lifetimeMs ?? hour,
     ...(options.expiresIn === undefined ? {} : { expiresIn: options.expiresIn }),
   })
-  cleanups.push(token.close)
   const api = await startFaultyApiServer({ now: clock.now })
-  cleanups.push(api.close)
   const tokens = createTokenProvider({
     name: 'agent-a',
     fetchToken: clientCredentials({
@@ -92,21 +86,18 @@ async function setup(
     minRefreshIntervalMs: 0,
     ...options.provider,
   })
-  cleanups.push(() => tokens.dispose())
+  onTestFinished(() => tokens.dispose())
   const client = new RefreshingClient({ tokens, baseUrl: api.origin })
   const errors: TokenProviderEvents['error'][] = []
-  const installed: TokenProviderEvents['token'][] = []
-  const retries: RefreshingClientEvents['retry'][] = []
-  const unauthorized: RefreshingClientEvents['unauthorized'][] = []
   tokens.on('error', (event) => {
     // Freeze the clock at the first failure: the provider stays inside its backoff until the test
     // lets the clock run again (a loaded machine could otherwise outrun a 100 ms backoff).
     if (errors.length === 0) clock.set(clock.now())
     errors.push(event)
   })
-  tokens.on('token', (event) => installed.push(event))
-  client.on('retry', (event) => retries.push(event))
-  client.on('unauthorized', (event) => unauthorized.push(event))
+  const installed = record(tokens, 'token')
+  const retries = record(client, 'retry')
+  const unauthorized = record(client, 'unauthorized')
   const nextToken = () =>
     new Promise<TokenProviderEvents['token']>((resolve) => {
       const off = tokens.on('token', (event) => {
@@ -470,17 +461,14 @@ describe('clock skew', () => {
       const clock = testClock(T0)
       const issuerNow = () => clock.now() + skewMs
       const token = await startFaultyTokenServer({ now: clock.now, lifetimeMs, skewMs, expiresIn })
-      cleanups.push(token.close)
       const api = await startFaultyApiServer({ now: issuerNow })
-      cleanups.push(api.close)
       const tokens = createTokenProvider({
         fetchToken: clientCredentials({ tokenUrl: token.tokenUrl, clientId: 'agent-a', clientSecret: 's', retry: 0 }),
         now: clock.now,
         refreshJitterRatio: 0,
       })
-      cleanups.push(() => tokens.dispose())
-      const events: TokenProviderEvents['token'][] = []
-      tokens.on('token', (event) => events.push(event))
+      onTestFinished(() => tokens.dispose())
+      const events = record(tokens, 'token')
       const client = new RefreshingClient({ tokens, baseUrl: api.origin })
       const call = async () => (await client.fetch(agentPath)).status
       expect(await call()).toBe(200)

@@ -1,14 +1,11 @@
-import { spawnSync } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import { expect, it } from 'vitest'
+import { root, runNodeSync } from '../helpers/processes.js'
 
 // The leak check of test/helpers/setup.ts runs after every test file. A check that cannot fail
 // proves nothing: here it runs over files that each leak one thing on purpose, and must fail each
 // of them with a message naming the leak, and pass the one that cleans up.
 it('fails any test file that leaks a timer, a server or a scope, and names the leak', () => {
-  const root = fileURLToPath(new URL('../..', import.meta.url))
-  const child = spawnSync(
-    process.execPath,
+  const child = runNodeSync(
     [
       `${root}node_modules/vitest/vitest.mjs`,
       'run',
@@ -16,7 +13,7 @@ it('fails any test file that leaks a timer, a server or a scope, and names the l
       'test/fixtures/leaks/vitest.config.mts',
       '--reporter=json',
     ],
-    { cwd: root, encoding: 'utf8', timeout: 60_000 },
+    60_000,
   )
   expect(child.status).toBe(1)
   const report = JSON.parse(child.stdout) as { testResults: { name: string; status: string; message: string }[] }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { inspect } from 'node:util'
 import fc from 'fast-check'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it, onTestFinished } from 'vitest'
 import {
   type Authorize,
   CrossOriginError,
@@ -21,13 +21,8 @@ import { fileToken } from '../../src/node.js'
 import { startFaultyTokenServer, testClock } from '../helpers/faults.js'
 import { mint } from '../helpers/jwt.js'
 
-const cleanups: (() => unknown)[] = []
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
-})
-
 function own<T extends { dispose(): void }>(value: T): T {
-  cleanups.push(() => value.dispose())
+  onTestFinished(() => value.dispose())
   return value
 }
 
@@ -295,7 +290,7 @@ describe('secrets', () => {
 
     // 6. A token file whose content is not a usable token.
     const dir = await mkdtemp(join(tmpdir(), 'secrets-'))
-    cleanups.push(() => rm(dir, { recursive: true, force: true }))
+    onTestFinished(() => rm(dir, { recursive: true, force: true }))
     await writeFile(join(dir, 'token'), `${issued[0]} ${issued[0]}`)
     const fromFile = own(createTokenProvider({ fetchToken: fileToken(join(dir, 'token')) }))
     fromFile.on('error', record('provider error'))
@@ -303,7 +298,6 @@ describe('secrets', () => {
 
     // 7. Socket-level failures of a real token endpoint: a reset and a hang.
     const server = await startFaultyTokenServer({ now: Date.now })
-    cleanups.push(server.close)
     server.script.push('reset', 'hang')
     const real = clientCredentials({
       tokenUrl: server.tokenUrl,

@@ -1,19 +1,14 @@
-import { spawnSync } from 'node:child_process'
 import { unwatchFile, watchFile } from 'node:fs'
 import { mkdir, mkdtemp, rename, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath, pathToFileURL } from 'node:url'
+import { pathToFileURL } from 'node:url'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import {
-  createTokenProvider,
-  type FetchToken,
-  type FetchTokenContext,
-  type TokenProvider,
-  type TokenProviderEvents,
-} from '../../src/index.js'
+import { createTokenProvider, type FetchToken, type FetchTokenContext, type TokenProvider } from '../../src/index.js'
 import { fileToken } from '../../src/node.js'
 import { mint } from '../helpers/jwt.js'
+import { fixture, runNodeSync } from '../helpers/processes.js'
+import { record } from '../helpers/record.js'
 import { fetchContext as context, authRejection as failure } from '../helpers/sources.js'
 
 let dir: string
@@ -48,12 +43,6 @@ function provider(fetchToken: FetchToken, options = {}): TokenProvider {
   const made = createTokenProvider({ fetchToken, ...options })
   providers.push(made)
   return made
-}
-
-function record(tokens: TokenProvider): TokenProviderEvents['token'][] {
-  const events: TokenProviderEvents['token'][] = []
-  tokens.on('token', (event) => events.push(event))
-  return events
 }
 
 // A push only wins when newer (a later exp): the second token is issued a second later.
@@ -122,7 +111,7 @@ describe('fileToken', () => {
     const { fetchToken, reads } = counted(fileToken(path, { watch: true }))
     const tokens = provider(fetchToken)
     expect(await tokens.getToken()).toBe(first)
-    const events = record(tokens)
+    const events = record(tokens, 'token')
     const started = performance.now()
     await writeFile(path, second)
     await vi.waitFor(() => expect(tokens.current?.accessToken).toBe(second), { timeout: 3_000, interval: 20 })
@@ -161,8 +150,7 @@ describe('fileToken', () => {
     const [first, second] = await tokenPair()
     await writeFile(path, first)
     const tokens = provider(fileToken(path, { watch: true, pollIntervalMs: 20 }))
-    const errors: unknown[] = []
-    tokens.on('error', (event) => errors.push(event))
+    const errors = record(tokens, 'error')
     expect(await tokens.getToken()).toBe(first)
     await writeFile(path, 'two words')
     await sleep(300)
@@ -212,8 +200,7 @@ describe('fileToken', () => {
 
   it('lets a process whose provider watches a token file exit on its own', async () => {
     await writeFile(path, await mint())
-    const script = fileURLToPath(new URL('../fixtures/watching-file-token.mts', import.meta.url))
-    const child = spawnSync(process.execPath, ['--import', 'tsx', script, path], { encoding: 'utf8', timeout: 15_000 })
+    const child = runNodeSync(['--import', 'tsx', fixture('watching-file-token.mts'), path], 15_000)
     expect(child.error).toBeUndefined()
     expect(child.signal).toBeNull()
     expect(child.stderr).toBe('')

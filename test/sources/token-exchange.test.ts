@@ -57,7 +57,7 @@ const refuse =
 const withDate =
   (offsetMs: number, handler: Handler): Handler =>
   async (hit) => {
-    const reply = (await handler(hit)) as Exclude<Reply, 'hang'>
+    const reply = (await handler(hit)) as Exclude<Reply, 'hang' | 'reset'>
     return { ...reply, headers: { ...reply.headers, date: new Date(Date.now() + offsetMs).toUTCString() } }
   }
 

@@ -4,8 +4,9 @@ import { hostname, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { inspect } from 'node:util'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { createTokenProvider, type TokenProviderErrorEvent } from '../../src/index.js'
+import { createTokenProvider } from '../../src/index.js'
 import { createFileStore, type FileTokenStore, fileStoreDefaults } from '../../src/node.js'
+import { record } from '../helpers/record.js'
 
 const hour = 3_600_000
 let dir: string
@@ -220,8 +221,7 @@ describe('createFileStore', () => {
       store,
       fetchToken: async () => ({ accessToken: `t${++grants}`, expiresIn: 3_600, refreshToken: `r${grants}` }),
     })
-    const errors: TokenProviderErrorEvent[] = []
-    tokens.on('error', (event) => errors.push(event))
+    const errors = record(tokens, 'error')
     expect(await tokens.getToken()).toBe('t1')
     tokens.dispose()
     expect(grants).toBe(1)

@@ -4,12 +4,12 @@ import {
   createTokenProvider,
   type FetchToken,
   type TokenProvider,
-  type TokenProviderErrorEvent,
   type TokenProviderOptions,
   type TokenReason,
   type TokenStore,
 } from '../../src/index.js'
 import { pendingTimers } from '../../src/internal/timer.js'
+import { record } from '../helpers/record.js'
 
 const minute = 60_000
 const hour = 60 * minute
@@ -35,12 +35,6 @@ function fleet(count: number, options: TokenProviderOptions): TokenProvider[] {
   )
   providers.push(...made)
   return made
-}
-
-function errorsOf(provider: TokenProvider): TokenProviderErrorEvent[] {
-  const errors: TokenProviderErrorEvent[] = []
-  provider.on('error', (event) => errors.push(event))
-  return errors
 }
 
 beforeEach(() => {
@@ -136,7 +130,7 @@ describe('providers sharing a store', () => {
       acquire: (key, ttl) => answer(() => memory.acquire(key, ttl)),
     }
     const [a, b] = fleet(2, { fetchToken: idp.fetchToken, store: flaky }) as [TokenProvider, TokenProvider]
-    const errors = errorsOf(a)
+    const errors = record(a, 'error')
     expect(await a.getToken()).toBe('t1')
     expect(await b.getToken()).toBe('t2')
     // One failed call, and the rest of the refresh went on without the store.
@@ -239,7 +233,7 @@ describe('providers sharing a store', () => {
       fetchToken: async () => jwtFor('svc-orders'),
       expectedClaims: { sub: 'svc-orders' },
     }) as [TokenProvider]
-    const errors = errorsOf(member)
+    const errors = record(member, 'error')
     expect(await member.getToken()).toBe(jwtFor('svc-orders'))
     // Read twice, refused twice: before taking the lease and under it.
     expect(errors.map((event) => [event.store, (event.error as { code?: string }).code])).toEqual([

@@ -1,11 +1,10 @@
-import { execFile } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
-import { inspect, promisify } from 'node:util'
+import { inspect } from 'node:util'
 import Redis, { type RedisOptions } from 'ioredis'
 import RedisV6 from 'ioredis-v6'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 import { type AuthError, isAuthError, type TokenSet } from '../../src/index.js'
 import { createRedisStore, type RedisStoreOptions, type RedisTokenStore, redisStoreDefaults } from '../../src/redis.js'
+import { fixture, run } from '../helpers/processes.js'
 import { type RedisServer, startRedisServer, startSilentServer } from '../helpers/redis-server.js'
 
 let server: RedisServer
@@ -322,12 +321,11 @@ describe.each(clients)('createRedisStore through %s', (_, Client) => {
       let calls = 0
       watcher.watch('fleet', () => calls++)
       await vi.waitFor(async () => expect(await subscribers(tokenKey('fleet'))).toBe(1))
-      const script = fileURLToPath(new URL('../fixtures/redis-set.mts', import.meta.url))
       const expiresAt = Date.now() + 60_000
-      const child = await promisify(execFile)(
+      const child = await run(
         process.execPath,
-        ['--import', 'tsx', script, String(server.port), 'fleet', String(expiresAt)],
-        { timeout: 15_000 },
+        ['--import', 'tsx', fixture('redis-set.mts'), String(server.port), 'fleet', String(expiresAt)],
+        { timeoutMs: 15_000 },
       )
       expect(child.stdout).toBe('stored\n')
       await vi.waitFor(() => expect(calls).toBe(1))
@@ -502,60 +500,61 @@ describe.each(clients)('createRedisStore through %s', (_, Client) => {
       })
     })
 
-    it('treats what is not a token envelope as unreadable, and lets a new token replace it', async () => {
+    it.each<[string, string]>([
+      ['not json SECRET', 'the stored value is not JSON'],
+      ['{"v":2}', 'the stored value is not a token envelope'],
+      ['[1]', 'the stored value is not a token envelope'],
+      ['{"v":1,"e":"soon"}', '"e" is not a finite number'],
+      ['{"v":1,"t":"SECRET"}', 'the stored token is not an object'],
+      ['{"v":1,"t":{"accessToken":""}}', 'the stored token has no "accessToken"'],
+      ['{"v":1,"t":{"accessToken":"SECRET","expiresAt":"x"}}', '"expiresAt" is not a finite number'],
+      ['{"v":1,"t":{"accessToken":"SECRET","scope":1}}', '"scope" is not a string'],
+      ['{"v":1,"e":5,"t":{"accessToken":"SECRET"}}', 'the times of the stored token do not match its envelope'],
+    ])('treats %s, which is not a token envelope, as unreadable and removes it', async (raw, reason) => {
       const store = storeOf()
+      await admin.set(tokenKey('a'), raw)
+      const error = await store.get('a').catch((e: unknown) => e)
+      expect((error as AuthError).message).toBe(
+        `Redis token store: the stored token of "a" was unreadable and removed: ${reason}`,
+      )
+      expect(await admin.exists(tokenKey('a'))).toBe(0)
+    })
+
+    it('removes an envelope that claims a far later expiry but cannot be decrypted, then takes a new token', async () => {
       const sealed = storeOf({ encryptionKey: rawKey(32) })
-      const cases: Array<[string, string]> = [
-        ['not json SECRET', 'the stored value is not JSON'],
-        ['{"v":2}', 'the stored value is not a token envelope'],
-        ['[1]', 'the stored value is not a token envelope'],
-        ['{"v":1,"e":"soon"}', '"e" is not a finite number'],
-        ['{"v":1,"t":"SECRET"}', 'the stored token is not an object'],
-        ['{"v":1,"t":{"accessToken":""}}', 'the stored token has no "accessToken"'],
-        ['{"v":1,"t":{"accessToken":"SECRET","expiresAt":"x"}}', '"expiresAt" is not a finite number'],
-        ['{"v":1,"t":{"accessToken":"SECRET","scope":1}}', '"scope" is not a string'],
-        ['{"v":1,"e":5,"t":{"accessToken":"SECRET"}}', 'the times of the stored token do not match its envelope'],
-      ]
-      for (const [raw, reason] of cases) {
-        await admin.set(tokenKey('a'), raw)
-        const error = await store.get('a').catch((e: unknown) => e)
-        expect((error as AuthError).message).toBe(
-          `Redis token store: the stored token of "a" was unreadable and removed: ${reason}`,
-        )
-        expect(await admin.exists(tokenKey('a'))).toBe(0)
-      }
-      // An envelope that claims a far later expiry but cannot be decrypted: removed, then replaced.
       await admin.set(tokenKey('b'), JSON.stringify({ v: 1, e: 9e15, c: 'AAAA' }))
       await expect(sealed.get('b')).rejects.toMatchObject({ code: 'ERR_STORE_UNREADABLE' })
       await sealed.set('b', token)
       expect(await sealed.get('b')).toEqual(token)
-      // Garbage is replaced by the compare-and-set even without a read.
+    })
+
+    it('replaces garbage by the compare-and-set even without a read', async () => {
+      const store = storeOf()
       await admin.set(tokenKey('c'), 'garbage')
       await store.set('c', token)
       expect(await store.get('c')).toEqual(token)
-      // Encrypted with the right key and associated data, but not a token of this envelope.
+    })
+
+    it.each<[string, string]>([
+      ['["SECRET"]', 'the stored token is not an object'],
+      ['{"accessToken":"SECRET","expiresAt":5}', 'the times of the stored token do not match its envelope'],
+    ])('treats %s, encrypted with the right key and associated data, as unreadable', async (plaintext, reason) => {
       const key = rawKey(16)
       const cryptoKey = await globalThis.crypto.subtle.importKey('raw', key, 'AES-GCM', false, ['encrypt'])
-      const sealedCases: Array<[string, string]> = [
-        ['["SECRET"]', 'the stored token is not an object'],
-        ['{"accessToken":"SECRET","expiresAt":5}', 'the times of the stored token do not match its envelope'],
-      ]
-      for (const [plaintext, reason] of sealedCases) {
-        const iv = globalThis.crypto.getRandomValues(new Uint8Array(12))
-        const additionalData = new TextEncoder().encode(
-          JSON.stringify(['refreshing-client/redis v1', tokenKey('d'), null, null]),
-        )
-        const sealedText = await globalThis.crypto.subtle.encrypt(
-          { name: 'AES-GCM', iv, additionalData },
-          cryptoKey,
-          new TextEncoder().encode(plaintext),
-        )
-        const c = Buffer.concat([iv, new Uint8Array(sealedText)]).toString('base64')
-        await admin.set(tokenKey('d'), JSON.stringify({ v: 1, c }))
-        await expect(storeOf({ encryptionKey: key }).get('d')).rejects.toMatchObject({
-          message: `Redis token store: the stored token of "d" was unreadable and removed: ${reason}`,
-        })
-      }
+      const iv = globalThis.crypto.getRandomValues(new Uint8Array(12))
+      const additionalData = new TextEncoder().encode(
+        JSON.stringify(['refreshing-client/redis v1', tokenKey('d'), null, null]),
+      )
+      const sealedText = await globalThis.crypto.subtle.encrypt(
+        { name: 'AES-GCM', iv, additionalData },
+        cryptoKey,
+        new TextEncoder().encode(plaintext),
+      )
+      const c = Buffer.concat([iv, new Uint8Array(sealedText)]).toString('base64')
+      await admin.set(tokenKey('d'), JSON.stringify({ v: 1, c }))
+      await expect(storeOf({ encryptionKey: key }).get('d')).rejects.toMatchObject({
+        message: `Redis token store: the stored token of "d" was unreadable and removed: ${reason}`,
+      })
     })
   })
 
@@ -698,21 +697,18 @@ describe('createRedisStore options', () => {
 
   afterAll(() => redis.disconnect())
 
-  it('validates its options when it is made', () => {
-    const cases: Array<[unknown, string]> = [
-      [undefined, 'Redis store options must be an object'],
-      [{}, 'redis must be an ioredis client'],
-      [{ redis: { call: () => {} } }, 'redis must be an ioredis client'],
-      [{ redis, prefix: 1 }, 'prefix must be a string'],
-      [{ redis, now: 1 }, 'now must be a function'],
-      [{ redis, onError: 'log' }, 'onError must be a function'],
-      [{ redis, timeoutMs: 0 }, 'timeoutMs must be a positive, finite number of milliseconds'],
-      [{ redis, timeoutMs: Number.NaN }, 'timeoutMs must be a positive, finite number of milliseconds'],
-      [{ redis, unknownExpiryTtlMs: Number.POSITIVE_INFINITY }, 'unknownExpiryTtlMs must be a positive'],
-    ]
-    for (const [options, message] of cases) {
-      expect(() => createRedisStore(options as RedisStoreOptions)).toThrow(message)
-    }
+  it.each<[unknown, string]>([
+    [undefined, 'Redis store options must be an object'],
+    [{}, 'redis must be an ioredis client'],
+    [{ redis: { call: () => {} } }, 'redis must be an ioredis client'],
+    [{ redis, prefix: 1 }, 'prefix must be a string'],
+    [{ redis, now: 1 }, 'now must be a function'],
+    [{ redis, onError: 'log' }, 'onError must be a function'],
+    [{ redis, timeoutMs: 0 }, 'timeoutMs must be a positive, finite number of milliseconds'],
+    [{ redis, timeoutMs: Number.NaN }, 'timeoutMs must be a positive, finite number of milliseconds'],
+    [{ redis, unknownExpiryTtlMs: Number.POSITIVE_INFINITY }, 'unknownExpiryTtlMs must be a positive'],
+  ])('validates its options when it is made: %#, $1', (options, message) => {
+    expect(() => createRedisStore(options as RedisStoreOptions)).toThrow(message)
   })
 
   it('accepts only 128, 192 or 256-bit AES-GCM keys that can encrypt and decrypt', async () => {

@@ -1,9 +1,7 @@
-import { spawnSync } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import { expect, it } from 'vitest'
+import { fixture, root, runNodeSync } from '../helpers/processes.js'
 
-const dist = fileURLToPath(new URL('../../dist/', import.meta.url))
-const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/one-shot/${name}`, import.meta.url))
+const dist = `${root}dist/`
 
 // 0.1 exited under the second request's throttle wait: code 13 in ESM (unsettled top-level await),
 // code 0 in CommonJS with the request never sent.
@@ -11,7 +9,7 @@ it.each([
   ['ESM', 'job.mjs', `${dist}index.mjs`],
   ['CommonJS', 'job.cjs', `${dist}index.js`],
 ])('keeps a one-shot %s job alive while its request awaits a token, and lets it exit after', (_, job, entry) => {
-  const child = spawnSync(process.execPath, [fixture(job), entry], { encoding: 'utf8', timeout: 15_000 })
+  const child = runNodeSync([fixture(`one-shot/${job}`), entry], 15_000)
   expect(child.error).toBeUndefined()
   expect(child.signal).toBeNull()
   expect(child.stderr).toBe('')

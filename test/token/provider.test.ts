@@ -10,12 +10,12 @@ import {
   TokenDecodeError,
   type TokenProvider,
   type TokenProviderErrorEvent,
-  type TokenProviderEvents,
   type TokenProviderOptions,
   type TokenReason,
   type TokenSet,
 } from '../../src/index.js'
 import { mint } from '../helpers/jwt.js'
+import { record } from '../helpers/record.js'
 
 const second = 1_000
 const minute = 60 * second
@@ -66,12 +66,6 @@ function provider(options: TokenProviderOptions): TokenProvider {
   const made = createTokenProvider({ ...quiet, ...options })
   providers.push(made)
   return made
-}
-
-function record<K extends keyof TokenProviderEvents>(p: TokenProvider, type: K): TokenProviderEvents[K][] {
-  const events: TokenProviderEvents[K][] = []
-  p.on(type, (event) => events.push(event))
-  return events
 }
 
 beforeEach(() => {

@@ -1,11 +1,28 @@
 import fc from 'fast-check'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { providerDefaults } from '../../src/index.js'
-import { clampDelay, maxTimerDelayMs } from '../../src/internal/timer.js'
+import { maxTimerDelayMs, Timer } from '../../src/internal/timer.js'
 import { backoffDelay, scheduleFor, type Timing } from '../../src/token/schedule.js'
 
 const noJitter: Timing = { ...providerDefaults, refreshJitterRatio: 0 }
 const hour = 3_600_000
+
+/** armedDelay sets a Timer (the provider's) for `at` on a clock standing at `now`, and returns the delay it gave setTimeout. */
+function armedDelay(now: number, at: number): number {
+  const setTimeoutSpy = vi.spyOn(globalThis, 'setTimeout')
+  const timer = new Timer(
+    () => now,
+    () => {},
+  )
+  try {
+    timer.set(at)
+    expect(setTimeoutSpy).toHaveBeenCalledTimes(1)
+    return setTimeoutSpy.mock.calls[0]?.[1] as number
+  } finally {
+    timer.clear()
+    setTimeoutSpy.mockRestore()
+  }
+}
 
 describe('scheduleFor', () => {
   it('refreshes an 8-hour token at 80% of its lifetime', () => {
@@ -78,7 +95,8 @@ describe('scheduleFor', () => {
           const token = { accessToken: 't', issuedAt, expiresAt: issuedAt + lifetime }
           const now = issuedAt + offset
           const { refreshAt, expiredAt } = scheduleFor(token, now, timing, () => random)
-          const delay = clampDelay(refreshAt - now)
+          // The delay the library's timer hands setTimeout for this refresh, not one computed here.
+          const delay = armedDelay(now, refreshAt)
           expect(delay).toBeGreaterThanOrEqual(0)
           expect(delay).toBeLessThanOrEqual(maxTimerDelayMs)
           expect(refreshAt).toBeLessThanOrEqual(expiredAt)
