@@ -148,14 +148,15 @@ function times(token: TokenSet): Envelope {
   return envelope
 }
 
+/** The optional string fields of a TokenSet that a store keeps. */
+const textFields = ['refreshToken', 'tokenType', 'scope', 'issuedTokenType'] as const
+
 /** Only the fields of a TokenSet, so that nothing else a caller attached is stored. */
 function fields(token: TokenSet): TokenSet {
   const copy: TokenSet = { accessToken: token.accessToken }
   if (token.expiresAt !== undefined) copy.expiresAt = token.expiresAt
   if (token.issuedAt !== undefined) copy.issuedAt = token.issuedAt
-  if (token.refreshToken !== undefined) copy.refreshToken = token.refreshToken
-  if (token.tokenType !== undefined) copy.tokenType = token.tokenType
-  if (token.scope !== undefined) copy.scope = token.scope
+  for (const key of textFields) if (token[key] !== undefined) copy[key] = token[key]
   return copy
 }
 
@@ -185,16 +186,14 @@ function parseEnvelope(raw: string): Envelope {
 
 function toTokenSet(value: unknown): TokenSet {
   if (!isRecord(value)) throw new CodecError('the stored token is not an object')
-  const { accessToken, expiresAt, issuedAt, refreshToken, tokenType, scope } = value
+  const { accessToken, expiresAt, issuedAt } = value
   if (typeof accessToken !== 'string' || accessToken.length === 0) {
     throw new CodecError('the stored token has no "accessToken"')
   }
   const token: TokenSet = { accessToken }
   if (expiresAt !== undefined) token.expiresAt = finite('expiresAt', expiresAt)
   if (issuedAt !== undefined) token.issuedAt = finite('issuedAt', issuedAt)
-  if (refreshToken !== undefined) token.refreshToken = text('refreshToken', refreshToken)
-  if (tokenType !== undefined) token.tokenType = text('tokenType', tokenType)
-  if (scope !== undefined) token.scope = text('scope', scope)
+  for (const key of textFields) if (value[key] !== undefined) token[key] = text(key, value[key])
   return token
 }
 

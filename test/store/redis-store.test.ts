@@ -96,6 +96,7 @@ describe.each(clients)('createRedisStore through %s', (_, Client) => {
         refreshToken: 'refresh-1',
         tokenType: 'Bearer',
         scope: 'read write',
+        issuedTokenType: 'urn:ietf:params:oauth:token-type:access_token',
       }
       await store.set('a', { ...token, extra: 'dropped' } as TokenSet)
       expect(await store.get('a')).toEqual(token)
