@@ -158,13 +158,18 @@ export function healthOf(state: TokenProviderState, facts: HealthFacts, now: num
 }
 
 /**
- * nextUnforcedAt is when the next unforced refresh (the timer's, `getToken`'s) of a provider with a
- * token source may start, on the local clock: the held token's refresh point (at once for a refused
- * token, or after a failed first fetch), held back by the throttle and the backoff; `Infinity` when
- * none will (nothing to refresh, or failed for good).
+ * nextUnforcedAt is when the next unforced refresh (the timer's, `getToken`'s) of a provider may
+ * start, on the local clock: the held token's refresh point (at once for a refused token, or after
+ * a failed first fetch), held back by the throttle and the backoff; `Infinity` when none will (no
+ * token source, nothing to refresh, or failed for good).
  */
-export function nextUnforcedAt(held: Held | undefined, failures: Failures | undefined, throttledUntil: number): number {
-  if (failures?.terminal) return Number.POSITIVE_INFINITY
+export function nextUnforcedAt(
+  held: Held | undefined,
+  failures: Failures | undefined,
+  throttledUntil: number,
+  hasSource: boolean,
+): number {
+  if (!hasSource || failures?.terminal) return Number.POSITIVE_INFINITY
   const due =
     held === undefined
       ? failures === undefined

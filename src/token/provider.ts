@@ -19,6 +19,7 @@ import {
   readToken,
   reasonFor,
   refusal,
+  shouldRefresh,
   stateOf,
   supersedes,
 } from './held.js'
@@ -179,8 +180,7 @@ export class Provider implements TokenProvider {
   }
 
   get #nextUnforcedAt(): number {
-    const source = this.#options.fetchToken !== undefined
-    return source ? nextUnforcedAt(this.#held, this.#failures, this.#throttledUntil) : Number.POSITIVE_INFINITY
+    return nextUnforcedAt(this.#held, this.#failures, this.#throttledUntil, this.#options.fetchToken !== undefined)
   }
 
   // The token it may serve now, with a background refresh started when one SHOULD start.
@@ -188,7 +188,7 @@ export class Provider implements TokenProvider {
     const held = this.#held
     const now = this.#options.now()
     if (held === undefined || mustRefresh(held, now)) return undefined
-    this.#startUnforced(now)
+    if (shouldRefresh(held, now)) this.#startUnforced(now) // the cheap test first: this is every call's path
     return held.set
   }
 
