@@ -1,6 +1,6 @@
 import { duration } from '../internal/options.js'
 import { endpointDefaults } from './endpoint-options.js'
-import { discoveryError, fetchMetadata, type Identifier, isLoopback, parseIdentifier } from './metadata-fetch.js'
+import { discoveryError, fetchMetadata, type Identifier, isHttpsOrLoopback, parseIdentifier } from './metadata-fetch.js'
 
 /**
  * DiscoverTokenEndpointOptions are the options of {@link discoverTokenEndpoint}: an authorization
@@ -164,7 +164,7 @@ async function serverMetadata(issuer: Identifier, target: DiscoveryTarget): Prom
     if (parsed.username !== '' || parsed.password !== '') {
       throw discoveryError(`${url} has a token_endpoint with credentials in it`)
     }
-    if (parsed.protocol !== 'https:' && !(parsed.protocol === 'http:' && isLoopback(parsed.hostname))) {
+    if (!isHttpsOrLoopback(parsed)) {
       throw discoveryError(
         `${url} has a token_endpoint that is not https: (${parsed.origin}${parsed.pathname}); plain http is only allowed on loopback`,
       )

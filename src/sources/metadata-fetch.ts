@@ -28,7 +28,7 @@ export function parseIdentifier(value: unknown, name: string, fail: (message: st
   const given = value instanceof URL ? value.href : value
   if (typeof given !== 'string' || !URL.canParse(given)) throw fail(`${name} must be an absolute https: URL`)
   const url = new URL(given)
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopback(url.hostname))) {
+  if (!isHttpsOrLoopback(url)) {
     throw fail(`${name} must be an absolute https: URL (http: only on a loopback host)`)
   }
   if (url.username !== '' || url.password !== '') throw fail(`${name} must not contain credentials`)
@@ -36,8 +36,16 @@ export function parseIdentifier(value: unknown, name: string, fail: (message: st
   return { given, url }
 }
 
+/**
+ * isHttpsOrLoopback is the rule for every URL discovery trusts (identifiers, token endpoints):
+ * `https:`, or plain `http:` only to this machine, for development.
+ */
+export function isHttpsOrLoopback(url: URL): boolean {
+  return url.protocol === 'https:' || (url.protocol === 'http:' && isLoopback(url.hostname))
+}
+
 /** isLoopback tells whether a URL's hostname is this machine: 127.0.0.0/8, [::1] or localhost. */
-export function isLoopback(hostname: string): boolean {
+function isLoopback(hostname: string): boolean {
   return (
     hostname === 'localhost' ||
     hostname.endsWith('.localhost') ||
