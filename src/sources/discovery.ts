@@ -74,14 +74,23 @@ export async function discoverTokenEndpoint(options: DiscoverTokenEndpointOption
   if (typeof options !== 'object' || options === null) throw fail('options must be an object')
   const { fetch, signal } = options
   const timeoutMs = duration('discoverTokenEndpoint: timeoutMs', options.timeoutMs, endpointDefaults.timeoutMs)
-  const issuer = options.issuer === undefined ? undefined : parseIdentifier(options.issuer, 'issuer', fail)
-  const resource =
-    options.protectedResource === undefined
-      ? undefined
-      : parseIdentifier(options.protectedResource, 'protectedResource', fail)
+  const { issuer, protectedResource: resource } = identifiers(options, fail)
   if (issuer === undefined && resource === undefined) throw fail('give issuer or protectedResource')
   if (fetch !== undefined && typeof fetch !== 'function') throw fail('fetch must be a function')
   return discover({ issuer, protectedResource: resource, fetch, signal, timeoutMs })
+}
+
+/** identifiers checks the `issuer` and `protectedResource` options (each may be absent). */
+export function identifiers(
+  options: { issuer?: unknown; protectedResource?: unknown },
+  fail: (message: string) => TypeError,
+): { issuer: Identifier | undefined; protectedResource: Identifier | undefined } {
+  const { issuer, protectedResource } = options
+  return {
+    issuer: issuer === undefined ? undefined : parseIdentifier(issuer, 'issuer', fail),
+    protectedResource:
+      protectedResource === undefined ? undefined : parseIdentifier(protectedResource, 'protectedResource', fail),
+  }
 }
 
 /** DiscoveryTarget is a validated discovery request. */

@@ -3,7 +3,7 @@ import { AuthError, isAuthError } from '../errors.js'
 import { duration, wholeNumber } from '../internal/options.js'
 import { withSignal } from '../internal/signal.js'
 import { type ClientAuthOptions, resolveClientAuth, signingFetch } from './client-auth.js'
-import { discover } from './discovery.js'
+import { discover, identifiers } from './discovery.js'
 import { dpopFetch } from './dpop-fetch.js'
 import {
   type Endpoint,
@@ -12,7 +12,6 @@ import {
   stringRecord,
   type TokenEndpointOptions,
 } from './endpoint-options.js'
-import { parseIdentifier } from './metadata-fetch.js'
 
 /** GrantAuth is what a grant adds to the shared options. */
 export interface GrantAuth {
@@ -38,11 +37,7 @@ export function resolveEndpoint(source: string, options: TokenEndpointOptions, g
   const fail = (message: string) => new TypeError(`${source}: ${message}`)
   const { tokenUrl, clientId, params = {}, headers = {}, fetch } = options
   const url = tokenUrl === undefined ? undefined : parseTokenUrl(tokenUrl, fail)
-  const issuer = options.issuer === undefined ? undefined : parseIdentifier(options.issuer, 'issuer', fail)
-  const protectedResource =
-    options.protectedResource === undefined
-      ? undefined
-      : parseIdentifier(options.protectedResource, 'protectedResource', fail)
+  const { issuer, protectedResource } = identifiers(options, fail)
   if (url === undefined && issuer === undefined && protectedResource === undefined) {
     throw fail('give tokenUrl, issuer or protectedResource')
   }
