@@ -11,10 +11,14 @@ execFileSync(process.execPath, [`${root}node_modules/tsup/dist/cli-default.js`, 
   cwd: root,
   stdio: 'inherit',
 })
+// Every .mjs but the entries goes: tsup's ESM chunks, shared and lazily imported alike (the lazy
+// ones, store-link and fleet, are imported from dist/esm/ instead).
+const entries = ['index', 'node', 'redis', 'otel']
 for (const file of readdirSync(dist)) {
-  if (/^chunk-.*\.mjs(\.map)?$/.test(file) || /\.mjs\.map$/.test(file)) rmSync(dist + file)
+  const entry = entries.some((name) => file === `${name}.mjs`)
+  if ((file.endsWith('.mjs') && !entry) || file.endsWith('.mjs.map')) rmSync(dist + file)
 }
-for (const entry of ['index', 'node', 'redis', 'otel']) {
+for (const entry of entries) {
   writeFileSync(`${dist}${entry}.mjs`, `export * from './esm/${entry}.js'\n`)
 }
 writeFileSync(`${dist}esm/package.json`, `${JSON.stringify({ type: 'module', sideEffects: false }, null, 2)}\n`)

@@ -16,7 +16,9 @@ export interface DelayOptions {
 export async function delay(ms: number, options: DelayOptions = {}): Promise<void> {
   const { signal, keepAlive = false } = options
   if (signal?.aborted === true) throw signal.reason
-  for (let left = ms; left > 0; left -= maxTimerDelayMs) {
+  // At least one timer, even for 0 (or NaN): an operation that is already settled wins a race with it.
+  let left = ms
+  do {
     await new Promise<void>((resolve, reject) => {
       const onAbort = () => {
         clearTimeout(handle)
@@ -29,7 +31,8 @@ export async function delay(ms: number, options: DelayOptions = {}): Promise<voi
       if (!keepAlive) unrefTimer(handle)
       signal?.addEventListener('abort', onAbort, { once: true })
     })
-  }
+    left -= maxTimerDelayMs
+  } while (left > 0)
 }
 
 /**

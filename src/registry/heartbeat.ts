@@ -2,7 +2,7 @@ import type { RefreshingClient } from '../client/client.js'
 import { AuthError, DisposedError, isAuthError, UnauthorizedError } from '../errors.js'
 import { aliasDispose } from '../internal/dispose.js'
 import { Events } from '../internal/events.js'
-import { duration, ratio } from '../internal/options.js'
+import { duration } from '../internal/options.js'
 import { Timer } from '../internal/timer.js'
 import { redactUrl } from '../internal/url.js'
 import { abortAfter } from '../internal/wait.js'
@@ -69,9 +69,11 @@ export class HeartbeatImpl implements Heartbeat {
     const { url, method = heartbeatDefaults.method, body } = options
     if (typeof url !== 'string' && !(url instanceof URL)) throw new TypeError('heartbeat url must be a string or URL')
     const intervalMs = duration('intervalMs', options.intervalMs ?? Number.NaN, 0)
-    const jitterRatio = ratio('jitterRatio', options.jitterRatio, heartbeatDefaults.jitterRatio)
-    if (jitterRatio === 1) throw new RangeError('jitterRatio must be at least 0 and below 1')
-    const timeoutMs = duration('timeoutMs', options.timeoutMs, Math.max(intervalMs, heartbeatDefaults.minTimeoutMs))
+    const { jitterRatio = heartbeatDefaults.jitterRatio } = options
+    if (!(jitterRatio >= 0 && jitterRatio < 1)) throw new RangeError('jitterRatio must be at least 0 and below 1')
+    const timeoutMs = duration('timeoutMs', options.timeoutMs, Math.max(intervalMs, heartbeatDefaults.minTimeoutMs), {
+      infinite: true,
+    })
     if (typeof method !== 'string') throw new TypeError('method must be a string')
     if (body !== undefined && typeof body !== 'function') throw new TypeError('body must be a function')
     this.#client = client

@@ -23,7 +23,7 @@ export function checkKey(key: string, disposed: boolean, store: string): string 
 
 /** checkTtl refuses a lease time that is not a positive, finite number of milliseconds. */
 export function checkTtl(ttlMs: number): void {
-  duration('ttlMs', ttlMs, 0)
+  duration('ttlMs', ttlMs ?? Number.NaN, 0) // required: no fallback
 }
 
 /**

@@ -32,12 +32,31 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
  */
 function lazyLink(options: ResolvedOptions, host: LinkHost): StoreLink {
   let loaded: Promise<FleetLink> | undefined
-  const load = () => (loaded ??= import('./store-link.js').then(({ linkStore }) => linkStore(options, host)))
+  // A failed load (a chunk a bundler could not fetch) is forgotten, so that the next use tries again.
+  const load = () =>
+    (loaded ??= import('./store-link.js').then(
+      ({ linkStore }) => linkStore(options, host),
+      (error: unknown) => {
+        loaded = undefined
+        throw error
+      },
+    ))
+  // The background uses report a failed load as a store problem, as every store failure is.
+  const inBackground = (use: (link: FleetLink) => void) => {
+    load().then(use, (error: unknown) => {
+      const reported = error instanceof Error ? error : new Error(String(error))
+      host.emit({ error: reported, attempt: 0, willRetry: false, store: true })
+    })
+  }
   const { store, storeKey } = options
-  const unwatch = store?.watch?.(storeKey as string, () => void load().then((link) => link.notified()))
+  const unwatch = store?.watch?.(storeKey as string, () => inBackground((link) => link.notified()))
   return {
-    pull: async (reason, signal) => (await load()).pull(reason, signal),
-    share: (token) => void load().then((link) => link.share(token)),
+    pull: async (reason, signal) => {
+      const link = await load()
+      signal.throwIfAborted() // disposed or timed out while loading: no fetch after that
+      return link.pull(reason, signal)
+    },
+    share: (token) => inBackground((link) => link.share(token)),
     stop: () => unwatch?.(),
   }
 }

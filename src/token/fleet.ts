@@ -127,11 +127,26 @@ async function waitForHolder(refresh: FleetRefresh): Promise<TokenSet | undefine
       if (stored !== undefined && refresh.adopt(stored) !== 'refused') return stored
       if (Date.now() >= until) return undefined
       if (notified) continue
-      // The pause ends early when the store tells of a new token.
-      await new Promise<void>((resolve, reject) => {
-        wake = resolve
-        delay(Math.min(pause, until - Date.now()), { signal }).then(resolve, reject)
-      })
+      // The pause ends early when the store tells of a new token, and then leaves no timer behind.
+      const cut = new AbortController()
+      let onAbort = () => {}
+      try {
+        await new Promise<void>((resolve, reject) => {
+          wake = () => {
+            cut.abort()
+            resolve()
+          }
+          onAbort = () => {
+            cut.abort()
+            reject(signal.reason)
+          }
+          if (signal.aborted) return onAbort()
+          signal.addEventListener('abort', onAbort, { once: true })
+          delay(Math.min(pause, until - Date.now()), { signal: cut.signal }).then(resolve, () => {})
+        })
+      } finally {
+        signal.removeEventListener('abort', onAbort)
+      }
       wake = () => {
         notified = true
       }

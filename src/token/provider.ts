@@ -144,8 +144,7 @@ export class Provider implements TokenProvider {
   }
 
   health(): TokenHealth {
-    const held = this.#disposed ? undefined : this.#held
-    const facts = { held, failures: this.#failures, lastRefreshAt: this.#lastRefreshAt, clock: this.#clock }
+    const facts = { held: this.#held, failures: this.#failures, lastRefreshAt: this.#lastRefreshAt, clock: this.#clock }
     return healthOf(this.state, facts, this.#options.now())
   }
 
@@ -165,6 +164,7 @@ export class Provider implements TokenProvider {
     this.#disposed = true
     this.#timer.clear()
     this.#flight?.abort(new DisposedError(this.#options.label))
+    this.#flight = undefined
     this.#held = undefined
     this.#observers = undefined
     try {

@@ -41,6 +41,7 @@ class Link implements FleetLink {
   async pull(reason: RefreshReason, signal: AbortSignal): Promise<Pulled> {
     const { storeKey, storeLeaseMs, storeTimeoutMs, now, fetchToken } = this.#options
     const host = this.#host
+    signal.throwIfAborted()
     const spends = () => spendsShared(fetchToken, host.held()?.set)
     if (now() < this.#downUntil && !spends()) {
       return { token: await host.fetch(reason, signal, host.held()?.set), fromStore: false }

@@ -746,7 +746,14 @@ describe('createRedisStore options', () => {
     await expect(store.set('a', { accessToken: 'x', issuedAt: Number.NaN })).rejects.toThrow(
       new TypeError('token.expiresAt and token.issuedAt must be finite numbers when present'),
     )
-    for (const ttlMs of [0, -1, Number.NaN, Number.POSITIVE_INFINITY, '5' as unknown as number]) {
+    for (const ttlMs of [
+      0,
+      -1,
+      Number.NaN,
+      Number.POSITIVE_INFINITY,
+      '5' as unknown as number,
+      undefined as unknown as number,
+    ]) {
       await expect(store.acquire('a', ttlMs)).rejects.toThrow(
         new RangeError('ttlMs must be a positive, finite number of milliseconds'),
       )
