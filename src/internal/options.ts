@@ -1,11 +1,9 @@
-import type { clampDelay } from './timer.js'
-
 /**
  * How a duration option is checked. Every duration is a number of milliseconds, and one overflow
  * policy holds for all of them: any finite length is taken as it is, and the waits behind it are
  * chained (`Timer`, `delay`, `withTimeout`) so that nothing overflows `setTimeout`'s 2^31 − 1 ms
  * into a wait of 1 ms. Only a polling interval cannot be chained: one beyond 2^31 − 1 ms polls
- * every 2^31 − 1 ms ({@link clampDelay}).
+ * every 2^31 − 1 ms (`clampDelay`).
  */
 export interface DurationRule {
   /** Whether 0 is allowed (a lead of 0 means "at the last moment"). Default `false`. */

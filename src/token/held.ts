@@ -50,7 +50,7 @@ export function stateOf(held: Held | undefined, now: number): TokenProviderState
 /** Whether the provider holding `held` serves `accessToken` (any token, when absent) and needs no refresh yet. */
 export function isFresh(held: Held | undefined, now: number, accessToken?: string): boolean {
   if (held === undefined || (accessToken !== undefined && held.set.accessToken !== accessToken)) return false
-  return !mustRefresh(held, now) && !shouldRefresh(held, now)
+  return stateOf(held, now) === 'fresh'
 }
 
 /** When the `expired` event of `held` is due (local clock); `Infinity` when none held, refused, or already told. */
@@ -135,10 +135,10 @@ export interface HealthFacts {
 }
 
 /**
- * healthOf is a provider's token-free {@link TokenHealth} at `now` (local clock): cheap (readiness
+ * providerHealth is a provider's token-free {@link TokenHealth} at `now` (local clock): cheap (readiness
  * probes call it often), one object, its fields set only when known.
  */
-export function healthOf(state: TokenProviderState, facts: HealthFacts, now: number): TokenHealth {
+export function providerHealth(state: TokenProviderState, facts: HealthFacts, now: number): TokenHealth {
   const { held, failures } = facts
   const health: TokenHealth = {
     state,

@@ -11,11 +11,11 @@ import { Flight } from './flight.js'
 import {
   expiredEventAt,
   type Held,
-  healthOf,
   holdToken,
   keepRefreshToken,
   mustRefresh,
   nextUnforcedAt,
+  providerHealth,
   readToken,
   reasonFor,
   refusal,
@@ -145,7 +145,7 @@ export class Provider implements TokenProvider {
 
   health(): TokenHealth {
     const facts = { held: this.#held, failures: this.#failures, lastRefreshAt: this.#lastRefreshAt, clock: this.#clock }
-    return healthOf(this.state, facts, this.#options.now())
+    return providerHealth(this.state, facts, this.#options.now())
   }
 
   [observeProvider](observer: ProviderObserver): ObserverHandle {
